@@ -1,0 +1,209 @@
+"""A thread's facts in canonical order, folded incrementally with snapshots.
+
+``ThreadLog`` is the in-memory engine behind replay and the storage-backed
+service: facts may arrive in any order and any number of times. A fact that
+lands after all others is folded forward from the current state (O(1)); a late
+fact that lands earlier refolds only from the nearest snapshot before it.
+Conversation ids handed out earlier stay valid across such refolds: when a late
+fact merges or moves conversations, the surviving id is kept, the absorbed id
+becomes an alias, and ``conversation.merged``/``conversation.updated`` events
+say so.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import datetime
+
+from wawindow.domain.conversations import Conversation
+from wawindow.domain.drift import Drift
+from wawindow.domain.events import DomainEvent, event
+from wawindow.domain.facts import (
+    InboundMessage,
+    ManualClose,
+    OutboundMessage,
+    StatusUpdate,
+    ThreadFact,
+    UserCall,
+    natural_key,
+)
+from wawindow.domain.messages import MessageRecord, merge_fact, status_rank
+from wawindow.domain.policy import Policy
+from wawindow.domain.pricing import Billing
+from wawindow.domain.thread import Step, ThreadState, evolve
+
+OrderKey = tuple[datetime, int, int, tuple[str, ...]]
+
+
+def fact_order(fact: ThreadFact) -> OrderKey:
+    """Time first; within one second, user messages before business ones, statuses in
+    their natural progression, and closes last. The natural key breaks remaining ties."""
+    match fact:
+        case InboundMessage() | UserCall():
+            rank, sub = 0, 0
+        case OutboundMessage():
+            rank, sub = 1, 0
+        case StatusUpdate():
+            rank, sub = 2, status_rank(fact.status)
+        case ManualClose():
+            rank, sub = 3, 0
+    return (fact.at, rank, sub, natural_key(fact))
+
+
+class ThreadLog:
+    """All facts of one thread, their fold, and what the fold decided."""
+
+    def __init__(self, line: str, policy: Policy, snapshot_every: int = 64) -> None:
+        self.line = line
+        self.policy = policy
+        self._every = snapshot_every
+        self._keys: list[OrderKey] = []
+        self._facts: list[ThreadFact] = []
+        self._seen: set[tuple[str, ...]] = set()
+        self._steps: list[Step] = []
+        self._snapshots: list[ThreadState] = [ThreadState(line)]
+        self.records: dict[str, MessageRecord] = {}
+        self._public: dict[str, str] = {}  # computed conversation id -> id handed out
+        self.aliases: dict[str, str] = {}  # absorbed conversation id -> surviving id
+        self._emitted: set[str] = set()
+
+    # -- adding facts -------------------------------------------------------
+
+    def add(self, fact: ThreadFact) -> list[DomainEvent]:
+        """Fold one fact in; returns the events it caused that were not emitted before."""
+        key = natural_key(fact)
+        if key in self._seen:
+            return []
+        self._seen.add(key)
+        if not isinstance(fact, UserCall | ManualClose):
+            self.records[fact.message_id] = merge_fact(self.records.get(fact.message_id), fact)
+        order = fact_order(fact)
+        index = bisect.bisect_right(self._keys, order)
+        self._keys.insert(index, order)
+        self._facts.insert(index, fact)
+        if index == len(self._steps):
+            return self._fold_forward()
+        return self._refold_from(index)
+
+    def extend(self, facts: Iterable[ThreadFact]) -> list[DomainEvent]:
+        """Add many facts; sorting first keeps every step on the fold-forward path."""
+        events: list[DomainEvent] = []
+        for fact in sorted(facts, key=fact_order):
+            events.extend(self.add(fact))
+        return events
+
+    def _fold_forward(self) -> list[DomainEvent]:
+        index = len(self._steps)
+        if index and index % self._every == 0:
+            self._snapshots.append(self.state)
+        step = evolve(self.state, self._facts[index], self.records, self.policy)
+        self._steps.append(step)
+        return self._fresh(step.events)
+
+    def _refold_from(self, index: int) -> list[DomainEvent]:
+        snapshot = index // self._every
+        start = snapshot * self._every
+        before = self._placements(start)
+        started = {c.id: c.started_at for c in self._conversations_from(start)}
+        del self._snapshots[snapshot + 1 :]
+        del self._steps[start:]
+        events: list[DomainEvent] = []
+        while len(self._steps) < len(self._facts):
+            events.extend(self._fold_forward())
+        after = self._placements(start, public=False)
+        at = self._facts[index].at
+        events.extend(self._reconcile(before, after, started, at))
+        return events
+
+    def _fresh(self, events: Iterable[DomainEvent]) -> list[DomainEvent]:
+        fresh = [e for e in events if e.key not in self._emitted]
+        self._emitted.update(e.key for e in fresh)
+        return fresh
+
+    # -- conversation ids across refolds ---------------------------------------
+
+    def _placements(self, start: int, public: bool = True) -> dict[str, str]:
+        name = self.public_id if public else str
+        return {
+            step.placed[0]: name(step.placed[1])
+            for step in self._steps[start:]
+            if step.placed is not None
+        }
+
+    def _conversations_from(self, start: int) -> list[Conversation]:
+        """The conversations that steps from ``start`` on can touch (public ids)."""
+        first = self._steps[start - 1].state.conversation if start else None
+        found = [first] + [s.sealed for s in self._steps[start:]] + [self.state.conversation]
+        return [_renamed(c, self.public_id(c.id)) for c in found if c is not None]
+
+    def _reconcile(
+        self,
+        before: dict[str, str],
+        after: dict[str, str],
+        started: dict[str, datetime],
+        at: datetime,
+    ) -> list[DomainEvent]:
+        """Keep ids handed out before a refold; say what merged or moved."""
+        by_computed: dict[str, list[str]] = {}
+        for message_id, computed in after.items():
+            by_computed.setdefault(computed, []).append(message_id)
+        taken: set[str] = set()
+        events: list[DomainEvent] = []
+        for computed, message_ids in by_computed.items():
+            candidates = {before[m] for m in message_ids if m in before}
+            if self.public_id(computed) in started:
+                candidates.add(self.public_id(computed))  # it ran before the refold point
+            old = sorted(candidates, key=lambda c: (started.get(c, at), c))
+            keep = next((o for o in old if o not in taken), None)
+            if keep is None:
+                continue  # only new messages, or the later part of a split: a new id
+            taken.add(keep)
+            self._public[computed] = keep
+            for absorbed in old:
+                if absorbed != keep:
+                    self.aliases[absorbed] = keep
+                    events.append(event("conversation.merged", at, keep, absorbed=absorbed))
+            if set(message_ids) != {m for m, o in before.items() if o == keep}:
+                events.append(event("conversation.updated", at, keep))
+        return self._fresh(events)
+
+    def public_id(self, computed: str) -> str:
+        return self._public.get(computed, computed)
+
+    def resolve(self, conversation_id: str) -> str:
+        """An id absorbed by a merge resolves to the surviving conversation."""
+        while conversation_id in self.aliases:
+            conversation_id = self.aliases[conversation_id]
+        return conversation_id
+
+    # -- what the fold decided ---------------------------------------------------
+
+    @property
+    def state(self) -> ThreadState:
+        return self._steps[-1].state if self._steps else self._snapshots[0]
+
+    @property
+    def facts(self) -> list[ThreadFact]:
+        return list(self._facts)
+
+    def conversations(self) -> list[Conversation]:
+        """Every conversation, oldest first, under the ids handed out."""
+        found = [step.sealed for step in self._steps if step.sealed is not None]
+        if self.state.conversation is not None:
+            found.append(self.state.conversation)
+        return [_renamed(c, self.public_id(c.id)) for c in found]
+
+    def placements(self) -> dict[str, str]:
+        return self._placements(0)
+
+    def estimates(self) -> dict[str, Billing]:
+        return {s.billing[0]: s.billing[1] for s in self._steps if s.billing is not None}
+
+    def drift(self) -> list[Drift]:
+        return [s.drift for s in self._steps if s.drift is not None]
+
+
+def _renamed(conversation: Conversation, public_id: str) -> Conversation:
+    return conversation if conversation.id == public_id else replace(conversation, id=public_id)

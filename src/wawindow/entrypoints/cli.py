@@ -1,0 +1,87 @@
+"""The ``wawindow`` command."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from wawindow.adapters.ndjson_log import LineError, read_log
+from wawindow.domain.facts import Fact
+from wawindow.domain.times import parse_iso
+from wawindow.entrypoints.replay_render import print_tables, replay_document
+from wawindow.service.replay import replay as replay_facts
+
+app = typer.Typer(
+    name="wawindow",
+    help="WhatsApp windows, conversations and costs, computed from the facts.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+EXIT_SKIPPED_LINES = 1
+
+
+@app.callback()
+def _root() -> None:
+    """WhatsApp windows, conversations and costs, computed from the facts."""
+
+
+def _parse_at(value: str) -> datetime:
+    try:
+        return parse_iso(value)
+    except ValueError as error:
+        raise typer.BadParameter(f"not an ISO 8601 time: {value!r} ({error})") from error
+
+
+@app.command()
+def replay(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="NDJSON: webhook bodies and outbound send records.", exists=True, dir_okay=False
+        ),
+    ],
+    at: Annotated[
+        str, typer.Option("--at", help="The instant to show, ISO 8601 (e.g. 2026-11-21T12:00:00Z).")
+    ],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the JSON document instead of tables.")
+    ] = False,
+) -> None:
+    """Fold the facts in FILE and show every thread as it stands at --at.
+
+    Offline: no database, no network. Lines may be in any order. A line that
+    cannot be read is reported on stderr with its number and skipped; the exit
+    code is then 1.
+    """
+    instant = _parse_at(at)
+    facts: list[Fact] = []
+    errors: list[LineError] = []
+    with file.open("rb") as handle:
+        for item in read_log(handle):
+            if isinstance(item, LineError):
+                errors.append(item)
+            else:
+                facts.extend(item.facts)
+    result = replay_facts(facts, instant)
+    err = Console(stderr=True)
+    for error in errors:
+        err.print(
+            f"[red]{file}:{error.line_number}: skipped: {error.message}[/red]", highlight=False
+        )
+    if as_json:
+        sys.stdout.write(json.dumps(replay_document(result), indent=2, ensure_ascii=False) + "\n")
+    else:
+        print_tables(result, Console())
+    if errors:
+        raise typer.Exit(EXIT_SKIPPED_LINES)
+
+
+def main() -> None:
+    app()
