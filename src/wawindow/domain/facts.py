@@ -183,6 +183,7 @@ class TemplateChange:
     previous_category: str | None = None
     quality: str | None = None
     reason: str | None = None
+    body: str | None = None
 
 
 ThreadFact = InboundMessage | UserCall | OutboundMessage | StatusUpdate | ManualClose

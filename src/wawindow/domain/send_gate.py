@@ -28,7 +28,7 @@ from wawindow.domain.pricing import (
 from wawindow.domain.settlement import apply_free_tier
 from wawindow.domain.templates import (
     Template,
-    check_template_send,
+    check_template_send_in,
     find_template,
     is_sendable_status,
 )
@@ -125,7 +125,7 @@ def _template_decision(
     reason: Reason,
 ) -> Decision:
     template = find_template(templates, send.name, send.language)
-    problem = check_template_send(template, send.name, send.language, send.parameters)
+    problem = check_template_send_in(templates, send.name, send.language, send.parameters)
     if problem is not None or template is None:
         code = problem.code if problem is not None else "template_not_found"
         message = problem.message if problem is not None else f"no template {send.name!r}"

@@ -55,7 +55,7 @@ def fact_order(fact: ThreadFact) -> OrderKey:
 class ThreadLog:
     """All facts of one thread, their fold, and what the fold decided."""
 
-    def __init__(self, line: str, policy: Policy, snapshot_every: int = 64) -> None:
+    def __init__(self, line: str, policy: Policy, snapshot_every: int = 16) -> None:
         self.line = line
         self.policy = policy
         self._every = snapshot_every
