@@ -52,7 +52,11 @@ def inbound(
     if type_ == "text":
         message["text"] = {"body": "hello"}
     if referral:
-        message["referral"] = {"source_type": "ad", "source_id": "AD1", "source_url": "https://fb.me/x"}
+        message["referral"] = {
+            "source_type": "ad",
+            "source_id": "AD1",
+            "source_url": "https://fb.me/x",
+        }
     value = {
         "messaging_product": "whatsapp",
         "metadata": {"display_phone_number": "15550783881", "phone_number_id": line},

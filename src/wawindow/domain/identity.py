@@ -50,6 +50,8 @@ class Identifier:
 
 def normalise_wa_id(value: str) -> str:
     """WhatsApp ids are digits only: ``+1 650-555-1234`` and ``16505551234`` are one user."""
+    if value.isdigit():
+        return value  # the common case, on the hot path of every webhook
     digits = "".join(ch for ch in value if ch.isdigit())
     return digits or value
 
