@@ -75,7 +75,13 @@ def parse_line(data: bytes) -> tuple[Fact, ...]:
         head = msgspec.json.decode(data)
         if isinstance(head, dict) and head.get("kind") is not None:
             return (outbound_fact(msgspec.convert(head, OutboundRecord, strict=False)),)
-    return parse_webhook(data).facts
+    parsed = parse_webhook(data)
+    if parsed.object != "whatsapp_business_account":
+        raise ValueError(
+            'neither a webhook body ("object": "whatsapp_business_account") '
+            'nor an outbound record ("kind": "outbound")'
+        )
+    return parsed.facts
 
 
 def outbound_fact(record: OutboundRecord) -> OutboundMessage:

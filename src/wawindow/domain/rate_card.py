@@ -369,3 +369,22 @@ def _add_countries(
                 line_no,
                 "countries",
             )
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    """What one billed message costs: its market, price and currency (``price`` 0 when free)."""
+
+    market: str | None
+    price: Decimal | None
+    currency: str | None
+
+
+def cost_of(card: RateCard, market: str | None, category: str, billable: bool, on: date) -> Cost:
+    """The cost of a message under ``card``; ``price`` is ``None`` when the card has no rate."""
+    if not billable:
+        return Cost(market, Decimal(0), card.default_currency)
+    rate = card.price(market, category, on)
+    if rate is None:
+        return Cost(market, None, card.default_currency)
+    return Cost(market, rate.price, rate.currency)

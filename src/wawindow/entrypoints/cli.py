@@ -11,10 +11,14 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from wawindow.adapters.markets import market_of
 from wawindow.adapters.ndjson_log import LineError, read_log
+from wawindow.adapters.rate_card_files import example_rate_card, load_rate_card
 from wawindow.domain.facts import Fact
+from wawindow.domain.rate_card import Cost, RateCard, RateCardError, cost_of
+from wawindow.domain.thread_view import MessageView, ThreadView
 from wawindow.domain.times import parse_iso
-from wawindow.entrypoints.replay_render import print_tables, replay_document
+from wawindow.entrypoints.replay_render import Costing, print_tables, replay_document
 from wawindow.service.replay import replay as replay_facts
 
 app = typer.Typer(
@@ -39,6 +43,30 @@ def _parse_at(value: str) -> datetime:
         raise typer.BadParameter(f"not an ISO 8601 time: {value!r} ({error})") from error
 
 
+def _costing(rate_card: Path | None, use_example: bool) -> Costing | None:
+    card: RateCard
+    if rate_card is not None:
+        try:
+            card = load_rate_card(rate_card)
+        except RateCardError as error:
+            raise typer.BadParameter(str(error), param_hint="--rate-card") from error
+    elif use_example:
+        card = example_rate_card()
+    else:
+        return None
+
+    def cost(thread: ThreadView, message: MessageView) -> Cost | None:
+        billing, record = message.billing, message.record
+        when = record.delivered_at or record.at
+        if billing is None or when is None:
+            return None
+        who = thread.contact.wa_id or thread.contact.bsuid
+        market = market_of(who) if who else None
+        return cost_of(card, market, billing.category, billing.billable, when.date())
+
+    return cost
+
+
 @app.command()
 def replay(
     file: Annotated[
@@ -53,6 +81,13 @@ def replay(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the JSON document instead of tables.")
     ] = False,
+    rate_card: Annotated[
+        Path | None,
+        typer.Option(help="A rate card CSV: adds market, price and currency to billing."),
+    ] = None,
+    example_rate_card: Annotated[
+        bool, typer.Option(help="Price with the bundled EXAMPLE rate card (not Meta's prices).")
+    ] = False,
 ) -> None:
     """Fold the facts in FILE and show every thread as it stands at --at.
 
@@ -61,6 +96,7 @@ def replay(
     code is then 1.
     """
     instant = _parse_at(at)
+    costing = _costing(rate_card, example_rate_card)
     facts: list[Fact] = []
     errors: list[LineError] = []
     with file.open("rb") as handle:
@@ -73,10 +109,13 @@ def replay(
     err = Console(stderr=True)
     for error in errors:
         err.print(
-            f"[red]{file}:{error.line_number}: skipped: {error.message}[/red]", highlight=False
+            f"[red]{file}:{error.line_number}: skipped: {error.message}[/red]",
+            highlight=False,
+            soft_wrap=True,
         )
     if as_json:
-        sys.stdout.write(json.dumps(replay_document(result), indent=2, ensure_ascii=False) + "\n")
+        document = replay_document(result, costing)
+        sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     else:
         print_tables(result, Console())
     if errors:

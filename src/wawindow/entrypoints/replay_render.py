@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console, Group
@@ -11,18 +12,22 @@ from rich.table import Table
 from wawindow.domain.facts import Direction
 from wawindow.domain.identity import IdentifierKind, Identity
 from wawindow.domain.pricing import Billing
+from wawindow.domain.rate_card import Cost
 from wawindow.domain.thread_view import ConversationView, MessageView, ThreadView
 from wawindow.domain.times import iso_z
 from wawindow.service.replay import ReplayResult
 
 Json = dict[str, Any]
+Costing = Callable[[ThreadView, MessageView], Cost | None]
+"""Prices a billed message (market, price, currency) when a rate card is loaded."""
 
 
-def replay_document(result: ReplayResult) -> Json:
-    return {"at": iso_z(result.at), "threads": [thread_document(t) for t in result.threads]}
+def replay_document(result: ReplayResult, costing: Costing | None = None) -> Json:
+    threads = [thread_document(t, costing) for t in result.threads]
+    return {"at": iso_z(result.at), "threads": threads}
 
 
-def thread_document(view: ThreadView) -> Json:
+def thread_document(view: ThreadView, costing: Costing | None = None) -> Json:
     window, fep = view.window, view.entry_point
     return {
         "phone_number_id": view.line,
@@ -40,7 +45,7 @@ def thread_document(view: ThreadView) -> Json:
         },
         "can_send": {"free_form": view.can_send_free_form, "template": True},
         "conversations": [conversation_document(c) for c in view.conversations],
-        "messages": [message_document(m) for m in view.messages],
+        "messages": [message_document(m, _cost(costing, view, m)) for m in view.messages],
         "drift": [
             {
                 "kind": d.kind.value,
@@ -81,7 +86,11 @@ def conversation_document(view: ConversationView) -> Json:
     }
 
 
-def message_document(view: MessageView) -> Json:
+def _cost(costing: Costing | None, thread: ThreadView, message: MessageView) -> Cost | None:
+    return costing(thread, message) if costing is not None and message.billing else None
+
+
+def message_document(view: MessageView, cost: Cost | None = None) -> Json:
     record = view.record
     document: Json = {
         "id": record.message_id,
@@ -89,7 +98,7 @@ def message_document(view: MessageView) -> Json:
         "at": iso_z(record.at),
         "type": record.type,
         "status": record.status,
-        "billing": billing_document(view.billing),
+        "billing": billing_document(view.billing, cost),
         "conversation_id": view.conversation_id,
     }
     if record.direction is Direction.OUTBOUND:
@@ -102,16 +111,20 @@ def message_document(view: MessageView) -> Json:
     return document
 
 
-def billing_document(billing: Billing | None) -> Json | None:
+def billing_document(billing: Billing | None, cost: Cost | None = None) -> Json | None:
     if billing is None:
         return None
-    return {
+    document: Json = {
         "model": billing.model,
         "category": billing.category,
         "type": billing.type,
         "billable": billing.billable,
         "source": billing.source.value,
     }
+    if cost is not None:
+        price = None if cost.price is None else str(cost.price)
+        document.update(market=cost.market, price=price, currency=cost.currency)
+    return document
 
 
 def print_tables(result: ReplayResult, console: Console) -> None:

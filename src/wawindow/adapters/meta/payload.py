@@ -91,6 +91,7 @@ class ParsedWebhook:
     lines: tuple[str, ...]
     accounts: tuple[str, ...]
     skipped: tuple[Skipped, ...] = ()
+    object: str | None = None  # "whatsapp_business_account" for a Cloud API body
 
 
 # --------------------------------------------------------------------------- wire structs
@@ -477,12 +478,13 @@ class _Collector:
         self.lines: dict[str, None] = {}
         self.accounts: dict[str, None] = {}
 
-    def result(self) -> ParsedWebhook:
+    def result(self, object_: str | None) -> ParsedWebhook:
         return ParsedWebhook(
             facts=tuple(self.facts),
             lines=tuple(self.lines),
             accounts=tuple(self.accounts),
             skipped=tuple(self.skipped),
+            object=object_,
         )
 
 
@@ -548,7 +550,7 @@ def parse_webhook(body: bytes) -> ParsedWebhook:
     out = _Collector(skipped)
     for i, entry in enumerate(envelope.entry):
         _visit_entry(entry, f"entry[{i}]", out)
-    return out.result()
+    return out.result(envelope.object)
 
 
 _TEMPLATE_EVENTS: Final = {
