@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from wawindow.domain.times import FEP_DURATION, FEP_REPLY_WINDOW
+from wawindow.domain.times import FEP_DURATION, FEP_LONGEST, FEP_REPLY_WINDOW
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +62,25 @@ class EntryPoint:
         )
 
     def on_provider_expiry(self, sent_at: datetime, expires_at: datetime) -> EntryPoint:
-        """A status says this message was in an FEP that expires at ``expires_at``."""
-        if self.opened_at is None or not (self.opened_at <= sent_at):
-            # We missed the ad click (or its webhook): the provider's word opens it.
-            return replace(self, opened_at=sent_at, provider_expires_at=expires_at)
-        if self.provider_expires_at == expires_at:
-            return self
-        return replace(self, provider_expires_at=expires_at)
+        """A status says this message was in an FEP that expires at ``expires_at``.
+
+        That extends the FEP we know when it fits it (Meta lets one run up to 7 days);
+        otherwise it is another FEP whose ad click we never saw, open from this send.
+        """
+        if self._extended_by(sent_at, expires_at):
+            if self.provider_expires_at == expires_at:
+                return self
+            return replace(self, provider_expires_at=expires_at)
+        return replace(
+            self,
+            answered=True,
+            opened_at=sent_at,
+            computed_expires_at=None,
+            provider_expires_at=expires_at,
+        )
+
+    def _extended_by(self, sent_at: datetime, expires_at: datetime) -> bool:
+        opened = self.opened_at
+        if opened is None or sent_at < opened:
+            return False
+        return self.is_open(sent_at) or expires_at - opened <= FEP_LONGEST

@@ -120,8 +120,9 @@ def merge_fact(
     current = record if record is not None else new_record(fact)
     match fact:
         case InboundMessage():
+            received = fact.at if current.received_at is None else min(current.received_at, fact.at)
             return replace(
-                current, direction=Direction.INBOUND, type=fact.type, received_at=fact.at
+                current, direction=Direction.INBOUND, type=fact.type, received_at=received
             )
         case OutboundMessage():
             return _merge_outbound(current, fact)

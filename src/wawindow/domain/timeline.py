@@ -61,31 +61,59 @@ class ThreadLog:
         self._every = snapshot_every
         self._keys: list[OrderKey] = []
         self._facts: list[ThreadFact] = []
-        self._seen: set[tuple[str, ...]] = set()
+        self._seen: dict[tuple[str, ...], OrderKey] = {}
         self._steps: list[Step] = []
         self._snapshots: list[ThreadState] = [ThreadState(line)]
         self.records: dict[str, MessageRecord] = {}
         self._public: dict[str, str] = {}  # computed conversation id -> id handed out
         self.aliases: dict[str, str] = {}  # absorbed conversation id -> surviving id
         self._emitted: set[str] = set()
+        self._first_key: dict[str, OrderKey] = {}  # earliest fact of each message
 
     # -- adding facts -------------------------------------------------------
 
     def add(self, fact: ThreadFact) -> list[DomainEvent]:
         """Fold one fact in; returns the events it caused that were not emitted before."""
         key = natural_key(fact)
-        if key in self._seen:
-            return []
-        self._seen.add(key)
-        if not isinstance(fact, UserCall | ManualClose):
-            self.records[fact.message_id] = merge_fact(self.records.get(fact.message_id), fact)
         order = fact_order(fact)
+        known = self._seen.get(key)
+        refold_at = len(self._steps)
+        if known is not None:
+            if known <= order:
+                return []  # a copy, or the same fact reported later: the earliest stands
+            refold_at = self._forget(known)
+        self._seen[key] = order
         index = bisect.bisect_right(self._keys, order)
         self._keys.insert(index, order)
         self._facts.insert(index, fact)
-        if index == len(self._steps):
+        refold_at = min(refold_at, index)
+        if not isinstance(fact, UserCall | ManualClose):
+            self.records[fact.message_id] = merge_fact(self.records.get(fact.message_id), fact)
+            refold_at = min(refold_at, self._first_read_of_record(fact, order))
+        if refold_at == len(self._steps):
             return self._fold_forward()
-        return self._refold_from(index)
+        return self._refold_from(refold_at)
+
+    def _forget(self, order: OrderKey) -> int:
+        """Drop a fact that an earlier report of the same fact replaces; the fold must
+        start again from where it stood (the returned index)."""
+        index = bisect.bisect_left(self._keys, order)
+        del self._keys[index]
+        del self._facts[index]
+        return index
+
+    def _first_read_of_record(
+        self, fact: InboundMessage | OutboundMessage | StatusUpdate, order: OrderKey
+    ) -> int:
+        """Where the fold must start again because this fact changed a message's record.
+
+        Steps from a message's first status on read its type and category from the
+        record, so a send record that sorts after them must fold them again."""
+        first = self._first_key.get(fact.message_id)
+        self._first_key[fact.message_id] = order if first is None else min(first, order)
+        if not isinstance(fact, OutboundMessage) or first is None or first >= order:
+            return len(self._steps)
+        return bisect.bisect_left(self._keys, first)
 
     def extend(self, facts: Iterable[ThreadFact]) -> list[DomainEvent]:
         """Add many facts; sorting first keeps every step on the fold-forward path."""
@@ -95,12 +123,15 @@ class ThreadLog:
         return events
 
     def _fold_forward(self) -> list[DomainEvent]:
+        return self._fresh(self._step().events)
+
+    def _step(self) -> Step:
         index = len(self._steps)
         if index and index % self._every == 0:
             self._snapshots.append(self.state)
         step = evolve(self.state, self._facts[index], self.records, self.policy)
         self._steps.append(step)
-        return self._fresh(step.events)
+        return step
 
     def _refold_from(self, index: int) -> list[DomainEvent]:
         snapshot = index // self._every
@@ -109,13 +140,25 @@ class ThreadLog:
         started = {c.id: c.started_at for c in self._conversations_from(start)}
         del self._snapshots[snapshot + 1 :]
         del self._steps[start:]
-        events: list[DomainEvent] = []
+        raw: list[DomainEvent] = []
         while len(self._steps) < len(self._facts):
-            events.extend(self._fold_forward())
+            raw.extend(self._step().events)
         after = self._placements(start, public=False)
         at = self._facts[index].at
-        events.extend(self._reconcile(before, after, started, at))
-        return events
+        changes = self._reconcile(before, after, started, at)
+        return self._fresh([*self._renamed_events(raw), *changes])
+
+    def _renamed_events(self, events: list[DomainEvent]) -> list[DomainEvent]:
+        """Name conversations by the ids handed out; an id kept is not created again."""
+        renamed = []
+        for item in events:
+            if item.type.startswith("conversation."):
+                public = self.public_id(item.subject)
+                if item.type == "conversation.created" and public != item.subject:
+                    continue
+                item = replace(item, subject=public)
+            renamed.append(item)
+        return renamed
 
     def _fresh(self, events: Iterable[DomainEvent]) -> list[DomainEvent]:
         fresh = [e for e in events if e.key not in self._emitted]
@@ -167,7 +210,7 @@ class ThreadLog:
                     events.append(event("conversation.merged", at, keep, absorbed=absorbed))
             if set(message_ids) != {m for m, o in before.items() if o == keep}:
                 events.append(event("conversation.updated", at, keep))
-        return self._fresh(events)
+        return events
 
     def public_id(self, computed: str) -> str:
         return self._public.get(computed, computed)

@@ -8,6 +8,7 @@ DAY = timedelta(hours=24)
 SERVICE_WINDOW = DAY
 FEP_REPLY_WINDOW = DAY
 FEP_DURATION = timedelta(hours=72)
+FEP_LONGEST = timedelta(days=7)  # Meta: an FEP "may remain open for up to 7 days"
 CBP_CONVERSATION = DAY
 
 
