@@ -105,7 +105,7 @@ def test_a_message_and_its_statuses_have_separate_keys() -> None:
 
 
 def test_calls_and_closes_are_keyed_by_their_ids() -> None:
-    assert natural_key(UserCall(LINE, "c1", START, USER)) == ("call", "c1", "connect")
+    assert natural_key(UserCall(LINE, "c1", START, USER)) == ("call", "c1")
     assert natural_key(ManualClose(LINE, "r1", START, USER)) == ("close", "r1")
 
 
@@ -320,3 +320,13 @@ def test_a_call_is_folded_but_is_not_a_message_record() -> None:
     assert log.records == {}
     assert log.state.window.last_inbound_at == START
     assert log.conversations() == []
+
+
+def test_a_call_opens_the_window_at_its_first_event_whatever_arrives_first() -> None:
+    ended = UserCall(LINE, "c1", START + timedelta(minutes=20), USER, event="terminate")
+    started = UserCall(LINE, "c1", START, USER, event="connect")
+    for order in ([ended, started], [started, ended]):
+        log = ThreadLog(LINE, Policy())
+        for fact in order:
+            log.add(fact)
+        assert log.state.window.last_inbound_at == START

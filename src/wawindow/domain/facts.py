@@ -198,7 +198,7 @@ def natural_key(fact: Fact) -> tuple[str, ...]:
         case InboundMessage() | OutboundMessage():
             return ("message", fact.message_id)
         case UserCall():
-            return ("call", fact.call_id, fact.event)
+            return ("call", fact.call_id)  # one call: its earliest event (the connect) stands
         case StatusUpdate():
             return ("status", fact.message_id, fact.status)
         case ManualClose():
