@@ -123,7 +123,7 @@ class ThreadLog:
         return events
 
     def _fold_forward(self) -> list[DomainEvent]:
-        return self._fresh(self._step().events)
+        return self._fresh(self._renamed_events(list(self._step().events), set()))
 
     def _step(self) -> Step:
         index = len(self._steps)
@@ -145,16 +145,17 @@ class ThreadLog:
             raw.extend(self._step().events)
         after = self._placements(start, public=False)
         at = self._facts[index].at
-        changes = self._reconcile(before, after, started, at)
-        return self._fresh([*self._renamed_events(raw), *changes])
+        changes = self._reconcile(before, after, started, at, start)
+        handed_out = set(before.values()) | set(started)
+        return self._fresh([*self._renamed_events(raw, handed_out), *changes])
 
-    def _renamed_events(self, events: list[DomainEvent]) -> list[DomainEvent]:
-        """Name conversations by the ids handed out; an id kept is not created again."""
+    def _renamed_events(self, events: list[DomainEvent], handed_out: set[str]) -> list[DomainEvent]:
+        """Name conversations by the ids handed out; one handed out before is not created again."""
         renamed = []
         for item in events:
             if item.type.startswith("conversation."):
                 public = self.public_id(item.subject)
-                if item.type == "conversation.created" and public != item.subject:
+                if item.type == "conversation.created" and public in handed_out:
                     continue
                 item = replace(item, subject=public)
             renamed.append(item)
@@ -187,30 +188,73 @@ class ThreadLog:
         after: dict[str, str],
         started: dict[str, datetime],
         at: datetime,
+        start: int,
     ) -> list[DomainEvent]:
-        """Keep ids handed out before a refold; say what merged or moved."""
-        by_computed: dict[str, list[str]] = {}
+        """Keep ids handed out before a refold; say what merged or moved.
+
+        Each conversation of the new fold keeps an id its messages had: its own
+        first, else the oldest one free. One that had none (new messages, or the
+        later part of a split) gets a new id."""
+        groups: dict[str, list[str]] = {}
         for message_id, computed in after.items():
-            by_computed.setdefault(computed, []).append(message_id)
-        taken: set[str] = set()
+            groups.setdefault(computed, []).append(message_id)
+        olds = {c: self._old_ids(c, ids, before, started, at) for c, ids in groups.items()}
+        taken = self._ids_kept_before(start, groups)
+        kept = {c: c for c, old in olds.items() if c in old and c not in taken}
+        taken.update(kept.values())
+        for computed, old in olds.items():
+            free = next((o for o in old if o not in taken), None)
+            if computed not in kept and free is not None:
+                kept[computed] = free
+                taken.add(free)
         events: list[DomainEvent] = []
-        for computed, message_ids in by_computed.items():
-            candidates = {before[m] for m in message_ids if m in before}
-            if self.public_id(computed) in started:
-                candidates.add(self.public_id(computed))  # it ran before the refold point
-            old = sorted(candidates, key=lambda c: (started.get(c, at), c))
-            keep = next((o for o in old if o not in taken), None)
+        for computed, message_ids in groups.items():
+            keep = kept.get(computed)
             if keep is None:
-                continue  # only new messages, or the later part of a split: a new id
-            taken.add(keep)
+                self._public[computed] = self._new_id(computed, taken)
+                taken.add(self._public[computed])
+                continue
             self._public[computed] = keep
-            for absorbed in old:
-                if absorbed != keep:
+            for absorbed in olds[computed]:
+                if absorbed not in taken:
                     self.aliases[absorbed] = keep
                     events.append(event("conversation.merged", at, keep, absorbed=absorbed))
             if set(message_ids) != {m for m, o in before.items() if o == keep}:
                 events.append(event("conversation.updated", at, keep))
+        # The conversation open at the refold point, if it lost its later messages.
+        for shrunk in sorted(set(before.values()) - set(kept.values()) - set(self.aliases)):
+            events.append(event("conversation.updated", at, shrunk))
         return events
+
+    def _new_id(self, computed: str, taken: set[str]) -> str:
+        """A conversation with no id of its own yet; its natural id may be kept by another."""
+        candidate, n = computed, 1
+        while candidate in taken or candidate in self.aliases:
+            n += 1
+            candidate = f"{computed}_{n}"
+        return candidate
+
+    def _ids_kept_before(self, start: int, groups: dict[str, list[str]]) -> set[str]:
+        """The id of the conversation open at the refold point, if no refolded message
+        joined it: it keeps its id, so no conversation after it may take it."""
+        anchor = self._steps[start - 1].state.conversation if start else None
+        if anchor is None or anchor.id in groups:
+            return set()
+        return {self.public_id(anchor.id)}
+
+    def _old_ids(
+        self,
+        computed: str,
+        message_ids: list[str],
+        before: dict[str, str],
+        started: dict[str, datetime],
+        at: datetime,
+    ) -> list[str]:
+        """The ids handed out for these messages before the refold, oldest first."""
+        candidates = {before[m] for m in message_ids if m in before}
+        if self.public_id(computed) in started:
+            candidates.add(self.public_id(computed))  # it ran before the refold point
+        return sorted(candidates, key=lambda c: (started.get(c, at), c))
 
     def public_id(self, computed: str) -> str:
         return self._public.get(computed, computed)
