@@ -46,6 +46,7 @@ class MessageView:
     record: MessageRecord
     conversation_id: str | None
     billing: Billing | None
+    free_tier_candidate: bool = False  # a PMP-2 service message the monthly allowance may cover
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,19 +121,30 @@ def view_thread(
 def _messages(
     log: ThreadLog, past_allowance: frozenset[str], at: datetime
 ) -> tuple[tuple[MessageView, ...], list[Drift]]:
-    estimates = log.estimates()
-    placements = log.placements()
+    views, drift = message_views(log, log.records, past_allowance)
+    views.sort(key=lambda v: (v.record.at or at, v.record.message_id))
+    return tuple(views), drift
+
+
+def message_views(
+    log: ThreadLog, message_ids: Iterable[str], past_allowance: frozenset[str] = frozenset()
+) -> tuple[list[MessageView], list[Drift]]:
+    """These messages as they stand, with their settled billing and any billing drift."""
+    estimates = log.estimates_of(message_ids)
     views: list[MessageView] = []
     drift: list[Drift] = []
-    for record in log.records.values():
+    for message_id in message_ids:
+        record = log.records.get(message_id)
+        if record is None:
+            continue
         billing: Billing | None = None
+        estimate = estimates.get(message_id)
         if record.direction is Direction.OUTBOUND:
-            estimate = estimates.get(record.message_id)
             if estimate is not None:
-                estimate = apply_free_tier(estimate, record.message_id in past_allowance)
+                estimate = apply_free_tier(estimate, message_id in past_allowance)
             billing, disagreement = settle(record, estimate)
             if disagreement is not None:
                 drift.append(disagreement)
-        views.append(MessageView(record, placements.get(record.message_id), billing))
-    views.sort(key=lambda v: (v.record.at or at, v.record.message_id))
-    return tuple(views), drift
+        candidate = estimate is not None and estimate.counts_toward_free_tier
+        views.append(MessageView(record, log.conversation_of(message_id), billing, candidate))
+    return views, drift

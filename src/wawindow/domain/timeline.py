@@ -69,6 +69,9 @@ class ThreadLog:
         self.aliases: dict[str, str] = {}  # absorbed conversation id -> surviving id
         self._emitted: set[str] = set()
         self._first_key: dict[str, OrderKey] = {}  # earliest fact of each message
+        self.changed_from = 0  # the first step the latest add() folded (again)
+        self._placed_at: dict[str, int] = {}  # message id -> the step that placed it
+        self._billed_at: dict[str, int] = {}  # message id -> the step that billed it
 
     # -- adding facts -------------------------------------------------------
 
@@ -90,8 +93,10 @@ class ThreadLog:
         if not isinstance(fact, UserCall | ManualClose):
             self.records[fact.message_id] = merge_fact(self.records.get(fact.message_id), fact)
             refold_at = min(refold_at, self._first_read_of_record(fact, order))
+        self.changed_from = refold_at
         if refold_at == len(self._steps):
             return self._fold_forward()
+        self.changed_from = (refold_at // self._every) * self._every
         return self._refold_from(refold_at)
 
     def _forget(self, order: OrderKey) -> int:
@@ -131,6 +136,10 @@ class ThreadLog:
             self._snapshots.append(self.state)
         step = evolve(self.state, self._facts[index], self.records, self.policy)
         self._steps.append(step)
+        if step.placed is not None:
+            self._placed_at[step.placed[0]] = index
+        if step.billing is not None:
+            self._billed_at[step.billing[0]] = index
         return step
 
     def _refold_from(self, index: int) -> list[DomainEvent]:
@@ -285,8 +294,52 @@ class ThreadLog:
     def placements(self) -> dict[str, str]:
         return self._placements(0)
 
+    def changed_messages(self) -> set[str]:
+        """Messages whose conversation, billing or record the latest add() may have changed."""
+        changed: set[str] = set()
+        for index in range(self.changed_from, len(self._steps)):
+            fact, step = self._facts[index], self._steps[index]
+            if not isinstance(fact, UserCall | ManualClose):
+                changed.add(fact.message_id)
+            if step.placed is not None:
+                changed.add(step.placed[0])
+        return changed
+
+    def changed_conversations(self) -> list[Conversation]:
+        """Conversations the latest add() may have changed (all of them after a refold)."""
+        if self.changed_from < len(self._steps) - 1:
+            return self.conversations()
+        last = self._steps[-1] if self._steps else None
+        found = [last.sealed if last else None, self.state.conversation]
+        return [_renamed(c, self.public_id(c.id)) for c in found if c is not None]
+
     def estimates(self) -> dict[str, Billing]:
         return {s.billing[0]: s.billing[1] for s in self._steps if s.billing is not None}
+
+    def estimates_of(self, message_ids: Iterable[str]) -> dict[str, Billing]:
+        """The estimates of some messages, reading only the steps that billed them."""
+        wanted = set(message_ids)
+        found: dict[str, Billing] = {}
+        for message_id in wanted:
+            index = self._billed_at.get(message_id)
+            if index is not None and index < len(self._steps):
+                billing = self._steps[index].billing
+                if billing is not None and billing[0] == message_id:
+                    found[message_id] = billing[1]
+        return found
+
+    def conversation_of(self, message_id: str) -> str | None:
+        index = self._placed_at.get(message_id)
+        if index is None or index >= len(self._steps):
+            return None
+        placed = self._steps[index].placed
+        if placed is None or placed[0] != message_id:
+            return None
+        return self.public_id(placed[1])
+
+    def changed_drift(self) -> list[Drift]:
+        steps = self._steps[self.changed_from :]
+        return [s.drift for s in steps if s.drift is not None]
 
     def drift(self) -> list[Drift]:
         return [s.drift for s in self._steps if s.drift is not None]

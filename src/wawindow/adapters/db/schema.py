@@ -1,0 +1,226 @@
+"""The database schema (SQLAlchemy Core). Alembic migrations must produce exactly this.
+
+Every row that belongs to a tenant carries ``tenant_id`` (and thread rows their
+``thread_id``), so the tables can be distributed by tenant (e.g. Citus) without a
+redesign. Times are stored as timezone-aware UTC timestamps.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+
+Id = String(64)
+When = DateTime(timezone=True)
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+Serial = BigInteger().with_variant(Integer(), "sqlite")
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("settings", JSON, nullable=False, default=dict),
+    Column("created_at", When, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("tenant_id", Id, ForeignKey("tenants.id"), nullable=False, index=True),
+    Column("key_hash", String(128), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),
+    Column("created_at", When, nullable=False),
+    Column("revoked_at", When),
+)
+
+lines = Table(
+    "lines",
+    metadata,
+    Column("phone_number_id", String(64), primary_key=True),
+    Column("tenant_id", Id, ForeignKey("tenants.id"), nullable=False, index=True),
+    Column("account_id", String(64)),  # the WhatsApp Business Account (WABA) id
+    Column("display_phone", String(32)),
+    Column("provider", String(32), nullable=False, default="meta"),
+    Column("app_secret", Text, nullable=False),
+    Column("verify_token", Text, nullable=False),
+    Column("access_token", Text),
+    Column("graph_base_url", Text),
+    Column("timezone", String(64), nullable=False, default="UTC"),
+    Column("created_at", When, nullable=False),
+)
+
+# Every webhook body as received, before anything else: nothing acknowledged is lost.
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("id", Serial, primary_key=True, autoincrement=True),
+    Column("provider", String(32), nullable=False),
+    Column("body_sha256", String(64), nullable=False, unique=True),
+    Column("body", LargeBinary, nullable=False),
+    Column("received_at", When, nullable=False),
+    Column("facts_count", Integer, nullable=False, default=0),
+    Column("dropped_count", Integer, nullable=False, default=0),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("tenant_id", Id, ForeignKey("tenants.id"), nullable=False, index=True),
+    Column("name", String(200)),
+    Column("external_ref", String(200)),
+    Column("created_at", When, nullable=False),
+    Column("merged_into", Id),  # set when absorbed by a merge; the id keeps resolving
+)
+
+contact_identifiers = Table(
+    "contact_identifiers",
+    metadata,
+    Column("tenant_id", Id, ForeignKey("tenants.id"), primary_key=True),
+    Column("kind", String(32), primary_key=True),
+    Column("value", String(200), primary_key=True),
+    Column("contact_id", Id, ForeignKey("contacts.id"), nullable=False, index=True),
+    Column("observed_at", When, nullable=False),
+)
+
+threads = Table(
+    "threads",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("tenant_id", Id, ForeignKey("tenants.id"), nullable=False),
+    Column("line", String(64), ForeignKey("lines.phone_number_id"), nullable=False),
+    Column("contact_id", Id, ForeignKey("contacts.id"), nullable=False),
+    Column("version", Integer, nullable=False, default=0),  # facts folded so far
+    Column("state", JSON, nullable=False),  # the thread's window, FEP, latest conversation
+    Column("last_inbound_at", When),
+    Column("window_ends_at", When),
+    Column("updated_at", When, nullable=False),
+    UniqueConstraint("tenant_id", "line", "contact_id"),
+)
+
+facts = Table(
+    "facts",
+    metadata,
+    Column("id", Serial, primary_key=True, autoincrement=True),
+    Column("tenant_id", Id, ForeignKey("tenants.id"), nullable=False),
+    Column("natural_key", String(400), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("thread_id", Id, ForeignKey("threads.id")),  # null for account-level facts
+    Column("at", When),
+    Column("payload", JSON, nullable=False),
+    Column("inbox_id", Serial, ForeignKey("inbox.id")),
+    Column("recorded_at", When, nullable=False),
+    UniqueConstraint("tenant_id", "natural_key"),
+    Index("ix_facts_thread_id_at", "thread_id", "at"),
+)
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("tenant_id", Id, ForeignKey("tenants.id"), nullable=False),
+    Column("thread_id", Id, ForeignKey("threads.id"), nullable=False, index=True),
+    Column("line", String(64), nullable=False),
+    Column("contact_id", Id, nullable=False),
+    Column("started_at", When, nullable=False),
+    Column("last_message_at", When, nullable=False),
+    Column("closed_at", When),
+    Column("closed_reason", String(32)),
+    Column("initiated_by", String(16), nullable=False),
+    Column("origin", String(32), nullable=False),
+    Column("category", String(64)),
+    Column("messages_count", Integer, nullable=False),
+    Column("last_inbound_at", When),
+    Column("last_outbound_at", When),
+    Index("ix_conversations_tenant_id_started_at", "tenant_id", "started_at"),
+)
+
+conversation_aliases = Table(
+    "conversation_aliases",
+    metadata,
+    Column("absorbed_id", Id, primary_key=True),
+    Column("tenant_id", Id, ForeignKey("tenants.id"), nullable=False),
+    Column("survivor_id", Id, nullable=False),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("tenant_id", Id, ForeignKey("tenants.id"), primary_key=True),
+    Column("id", String(200), primary_key=True),  # the wamid
+    Column("thread_id", Id, ForeignKey("threads.id"), nullable=False, index=True),
+    Column("conversation_id", Id),
+    Column("direction", String(16), nullable=False),
+    Column("at", When),
+    Column("type", String(64)),
+    Column("status", String(32), nullable=False),
+    Column("record", JSON, nullable=False),  # status times, errors, provider pricing
+    Column("billing", JSON),  # the billing shown (estimate or provider's)
+    Column("delivered_at", When),
+    Column("free_tier_candidate", Boolean, nullable=False, default=False),
+)
+
+drift = Table(
+    "drift",
+    metadata,
+    Column("tenant_id", Id, ForeignKey("tenants.id"), primary_key=True),
+    Column("message_id", String(200), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("thread_id", Id, ForeignKey("threads.id"), nullable=False),
+    Column("at", When, nullable=False),
+    Column("computed", Text, nullable=False),
+    Column("provider", Text, nullable=False),
+    Column("detail", Text, nullable=False),
+)
+
+# The next time-driven events of each thread, for the scheduler.
+due_times = Table(
+    "due_times",
+    metadata,
+    Column("thread_id", Id, ForeignKey("threads.id"), primary_key=True),
+    Column("type", String(64), primary_key=True),
+    Column("subject", String(200), primary_key=True),
+    Column("tenant_id", Id, ForeignKey("tenants.id"), nullable=False),
+    Column("due_at", When, nullable=False, index=True),
+)
+
+# Events for the tenant's systems, written in the same transaction as their cause.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Serial, primary_key=True, autoincrement=True),
+    Column("tenant_id", Id, ForeignKey("tenants.id"), nullable=False),
+    Column("event_key", String(400), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("thread_id", Id),
+    Column("occurred_at", When, nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("created_at", When, nullable=False),
+    UniqueConstraint("tenant_id", "event_key"),
+)

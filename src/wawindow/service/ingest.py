@@ -1,0 +1,243 @@
+"""Ingest: store a webhook body and its facts, fold each new fact into its thread.
+
+Everything for one body happens in one transaction (``IngestStore``): the raw
+body, the facts (each once, by natural key), contact links and merges, the
+thread's read models and the events they cause. The caller acknowledges the
+webhook only after ``ingest`` returns.
+
+Threads are folded by ``ThreadLog``s kept in a small in-process cache. The
+database stays the truth: a cached log is used only while its version matches
+the thread row's (locked for the transaction), and is rebuilt from the stored
+facts otherwise, so several processes can share one database.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from wawindow.domain.deadlines import deadlines
+from wawindow.domain.events import DomainEvent, event
+from wawindow.domain.facts import (
+    BsuidChanged,
+    Fact,
+    IdentityObserved,
+    StatusUpdate,
+    TemplateChange,
+    ThreadFact,
+)
+from wawindow.domain.identity import Identity, plan_merge
+from wawindow.domain.policy import Policy
+from wawindow.domain.timeline import ThreadLog
+from wawindow.service.ports import IngestStore, LineInfo, ThreadRef
+from wawindow.service.thread_changes import thread_changes
+
+
+@dataclass
+class IngestOutcome:
+    duplicate: bool = False
+    stored: int = 0  # new facts
+    repeated: int = 0  # facts stored before (a retried or overlapping webhook)
+    dropped: dict[str, int] = field(default_factory=dict)  # reason -> count
+    events: list[DomainEvent] = field(default_factory=list)
+
+    def drop(self, reason: str) -> None:
+        self.dropped[reason] = self.dropped.get(reason, 0) + 1
+
+
+class ThreadCache:
+    """Recently folded threads, by id, with the version they were folded to."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._size = size
+        self._logs: OrderedDict[str, tuple[int, ThreadLog]] = OrderedDict()
+
+    def get(self, thread: ThreadRef) -> ThreadLog | None:
+        entry = self._logs.get(thread.id)
+        if entry is None or entry[0] != thread.version:
+            return None
+        self._logs.move_to_end(thread.id)
+        return entry[1]
+
+    def put(self, thread_id: str, version: int, log: ThreadLog) -> None:
+        self._logs[thread_id] = (version, log)
+        self._logs.move_to_end(thread_id)
+        while len(self._logs) > self._size:
+            self._logs.popitem(last=False)
+
+    def discard(self, thread_ids: Sequence[str]) -> None:
+        for thread_id in thread_ids:
+            self._logs.pop(thread_id, None)
+
+
+class Ingestor:
+    """The ingest use case; one per process, sharing its thread cache."""
+
+    def __init__(self, cache: ThreadCache | None = None) -> None:
+        self.cache = cache or ThreadCache()
+
+    def ingest(
+        self,
+        store: IngestStore,
+        provider: str,
+        body: bytes,
+        facts: Sequence[Fact],
+        accounts: Sequence[str],
+        received_at: datetime,
+    ) -> IngestOutcome:
+        run = _Run(store, self.cache, received_at)
+        try:
+            return run.ingest(provider, body, facts, accounts)
+        except BaseException:
+            self.cache.discard(list(run.touched))  # their logs saw what was rolled back
+            raise
+
+
+class _Run:
+    """One body's ingestion, inside one transaction."""
+
+    def __init__(self, store: IngestStore, cache: ThreadCache, now: datetime) -> None:
+        self.store, self.cache, self.now = store, cache, now
+        self.touched: dict[str, int] = {}  # thread id -> version saved
+        self._logs: dict[str, ThreadLog] = {}
+        self.outcome = IngestOutcome()
+
+    def ingest(
+        self, provider: str, body: bytes, facts: Sequence[Fact], accounts: Sequence[str]
+    ) -> IngestOutcome:
+        inbox_id = self.store.add_inbox(provider, body, self.now)
+        if inbox_id is None:
+            self.outcome.duplicate = True
+            return self.outcome
+        self._learn_accounts(facts, accounts)
+        for fact in facts:
+            self._one(fact, inbox_id)
+        dropped = sum(self.outcome.dropped.values())
+        self.store.set_inbox_counts(inbox_id, self.outcome.stored, dropped)
+        self.store.commit()
+        for thread_id, version in self.touched.items():
+            self.cache.put(thread_id, version, self._logs[thread_id])
+        return self.outcome
+
+    def _learn_accounts(self, facts: Sequence[Fact], accounts: Sequence[str]) -> None:
+        """A body with one account and its lines tells which account a line belongs to."""
+        if len(accounts) != 1:
+            return
+        for line in {f.line for f in facts if not isinstance(f, TemplateChange)}:
+            self.store.learn_account(line, accounts[0])
+
+    def _one(self, fact: Fact, inbox_id: int) -> None:
+        if isinstance(fact, TemplateChange):
+            self._template(fact, inbox_id)
+            return
+        line = self.store.line(fact.line)
+        if line is None:
+            self.outcome.drop("unknown_line")
+            return
+        if isinstance(fact, IdentityObserved | BsuidChanged):
+            self._identity(line, fact, inbox_id)
+            return
+        self._thread_fact(line, fact, inbox_id)
+
+    def _template(self, fact: TemplateChange, inbox_id: int) -> None:
+        tenants = {line.tenant_id for line in self.store.lines_of_account(fact.account)}
+        if not tenants:
+            self.outcome.drop("unknown_account")
+        for tenant_id in sorted(tenants):
+            self._count(self.store.add_fact(tenant_id, fact, None, inbox_id, self.now))
+
+    def _identity(
+        self, line: LineInfo, fact: IdentityObserved | BsuidChanged, inbox_id: int
+    ) -> None:
+        identity = fact.user
+        if isinstance(fact, BsuidChanged):
+            identity = identity.union(Identity.of(bsuid=fact.previous_bsuid))
+            identity = identity.union(Identity.of(bsuid=fact.new_bsuid))
+        if identity:
+            self._contact(line, identity, fact.at)
+        self._count(self.store.add_fact(line.tenant_id, fact, None, inbox_id, self.now))
+
+    def _thread_fact(self, line: LineInfo, fact: ThreadFact, inbox_id: int) -> None:
+        thread = self._thread(line, fact)
+        if thread is None:
+            self.outcome.drop("unidentified")
+            self._count(self.store.add_fact(line.tenant_id, fact, None, inbox_id, self.now))
+            return
+        log = self._log(thread, line)
+        if not self._count(
+            self.store.add_fact(line.tenant_id, fact, thread.id, inbox_id, self.now)
+        ):
+            return
+        events = log.add(fact)
+        self._save(thread, log, line, events)
+
+    def _thread(self, line: LineInfo, fact: ThreadFact) -> ThreadRef | None:
+        if fact.user:
+            contact_id = self._contact(line, fact.user, fact.at)
+            return self.store.thread_for(line.tenant_id, line.phone_number_id, contact_id, self.now)
+        if isinstance(fact, StatusUpdate):
+            # A failed status may name nobody: it belongs with the message it is about.
+            return self.store.thread_of_message(line.tenant_id, fact.message_id)
+        return None
+
+    def _contact(self, line: LineInfo, identity: Identity, at: datetime) -> str:
+        """The contact these identifiers name; links new ones, merges contacts they join."""
+        tenant_id, ids = line.tenant_id, identity.identifiers
+        known = self.store.contacts_of(tenant_id, ids)
+        ages = self.store.contact_ages(tenant_id, set(known.values()))
+        plan = plan_merge(known, ids, ages)
+        if plan.survivor is None:
+            contact_id = self.store.new_contact(tenant_id, identity.name, at)
+            self.store.attach_identifiers(tenant_id, contact_id, ids, at)
+            return contact_id
+        if plan.new_identifiers:
+            self.store.attach_identifiers(tenant_id, plan.survivor, plan.new_identifiers, at)
+        if plan.absorbed:
+            self._merge(line, plan.survivor, plan.absorbed, at)
+        return plan.survivor
+
+    def _merge(self, line: LineInfo, survivor: str, absorbed: Sequence[str], at: datetime) -> None:
+        refold = self.store.merge_contacts(line.tenant_id, survivor, absorbed)
+        for thread_id in refold:
+            self.cache.discard([thread_id])
+            self._logs.pop(thread_id, None)
+            thread = self.store.thread_by_id(thread_id)
+            log = self._log(thread, line)
+            merged = [event("contact.merged", at, survivor, absorbed=",".join(absorbed))]
+            self._save(thread, log, line, merged, full=True)
+
+    def _log(self, thread: ThreadRef, line: LineInfo) -> ThreadLog:
+        log = self._logs.get(thread.id) or self.cache.get(thread)
+        if log is None:
+            log = ThreadLog(line.phone_number_id, policy_for(line))
+            log.extend(self.store.thread_facts(thread.id))
+        self._logs[thread.id] = log
+        return log
+
+    def _save(
+        self,
+        thread: ThreadRef,
+        log: ThreadLog,
+        line: LineInfo,
+        events: list[DomainEvent],
+        full: bool = False,
+    ) -> None:
+        version = self.touched.get(thread.id, thread.version) + 1
+        due = deadlines(log.state, log.policy)
+        self.store.save_thread(thread_changes(thread, version, log, events, due, full), self.now)
+        self.touched[thread.id] = version
+        self.outcome.events.extend(events)
+
+    def _count(self, stored: bool) -> bool:
+        if stored:
+            self.outcome.stored += 1
+        else:
+            self.outcome.repeated += 1
+        return stored
+
+
+def policy_for(line: LineInfo) -> Policy:
+    return Policy(timezone=ZoneInfo(line.timezone))

@@ -1,0 +1,106 @@
+"""What the use cases need from storage, as Protocols (the adapters implement them).
+
+One ``IngestStore`` is one transaction: the use case calls ``commit()`` once at
+the end, and an exception means nothing of it was stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from wawindow.domain.conversations import Conversation
+from wawindow.domain.deadlines import Deadline
+from wawindow.domain.drift import Drift
+from wawindow.domain.events import DomainEvent
+from wawindow.domain.facts import Fact, ThreadFact
+from wawindow.domain.identity import Identifier
+from wawindow.domain.thread_view import MessageView
+
+
+@dataclass(frozen=True, slots=True)
+class LineInfo:
+    phone_number_id: str
+    tenant_id: str
+    app_secret: str
+    verify_token: str
+    timezone: str = "UTC"
+    account_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadRef:
+    id: str
+    tenant_id: str
+    line: str
+    contact_id: str
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadChanges:
+    """What one fold changed, for the read models."""
+
+    thread: ThreadRef
+    version: int
+    last_inbound_at: datetime | None
+    window_ends_at: datetime | None
+    state: object  # JSON-ready summary of the thread state
+    conversations: Sequence[Conversation]
+    aliases: dict[str, str]
+    messages: Sequence[MessageView]
+    drift: Sequence[Drift]
+    deadlines: Sequence[Deadline]
+    events: Sequence[DomainEvent]
+    full: bool = False  # every conversation and message was folded again (e.g. a merge)
+
+
+class IngestStore(Protocol):
+    def add_inbox(self, provider: str, body: bytes, received_at: datetime) -> int | None:
+        """Store a raw body; ``None`` if this exact body was stored before."""
+
+    def set_inbox_counts(self, inbox_id: int, facts: int, dropped: int) -> None: ...
+
+    def line(self, phone_number_id: str) -> LineInfo | None: ...
+
+    def lines_of_account(self, account_id: str) -> list[LineInfo]: ...
+
+    def learn_account(self, phone_number_id: str, account_id: str) -> None: ...
+
+    def contacts_of(
+        self, tenant_id: str, identifiers: Iterable[Identifier]
+    ) -> dict[Identifier, str]:
+        """The contact each known identifier belongs to."""
+
+    def contact_ages(self, tenant_id: str, contact_ids: Iterable[str]) -> dict[str, int]:
+        """A rank per contact, oldest first (for picking the survivor of a merge)."""
+
+    def new_contact(self, tenant_id: str, name: str | None, at: datetime) -> str: ...
+
+    def attach_identifiers(
+        self, tenant_id: str, contact_id: str, identifiers: Iterable[Identifier], at: datetime
+    ) -> None: ...
+
+    def merge_contacts(self, tenant_id: str, survivor: str, absorbed: Sequence[str]) -> list[str]:
+        """Move identifiers, threads' facts and messages to the survivor; returns the ids
+        of the survivor's threads whose facts changed (to be folded again)."""
+
+    def thread_for(self, tenant_id: str, line: str, contact_id: str, at: datetime) -> ThreadRef:
+        """Get or create the thread, locked for this transaction."""
+
+    def thread_by_id(self, thread_id: str) -> ThreadRef: ...
+
+    def thread_of_message(self, tenant_id: str, message_id: str) -> ThreadRef | None: ...
+
+    def add_fact(
+        self, tenant_id: str, fact: Fact, thread_id: str | None, inbox_id: int | None, at: datetime
+    ) -> bool:
+        """Store a fact once; ``False`` if a fact with its natural key exists."""
+
+    def thread_facts(self, thread_id: str) -> list[ThreadFact]: ...
+
+    def save_thread(self, changes: ThreadChanges, now: datetime) -> None: ...
+
+    def commit(self) -> None: ...
