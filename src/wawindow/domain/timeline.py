@@ -13,7 +13,7 @@ say so.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
 
@@ -264,6 +264,19 @@ class ThreadLog:
         if self.public_id(computed) in started:
             candidates.add(self.public_id(computed))  # it ran before the refold point
         return sorted(candidates, key=lambda c: (started.get(c, at), c))
+
+    def adopt_ids(self, stored: Mapping[str, str], aliases: Mapping[str, str]) -> None:
+        """After folding stored facts afresh, keep the conversation ids handed out before:
+        each conversation takes the stored id of its earliest message that has one."""
+        taken: set[str] = set()
+        for step in self._steps:
+            if step.placed is None or step.placed[1] in self._public:
+                continue
+            old = stored.get(step.placed[0])
+            if old is not None and old not in taken:
+                self._public[step.placed[1]] = old
+                taken.add(old)
+        self.aliases.update(aliases)
 
     def public_id(self, computed: str) -> str:
         return self._public.get(computed, computed)

@@ -214,6 +214,7 @@ class _Run:
         if log is None:
             log = ThreadLog(line.phone_number_id, policy_for(line))
             log.extend(self.store.thread_facts(thread.id))
+            log.adopt_ids(*self.store.conversation_ids(thread.id))
         self._logs[thread.id] = log
         return log
 

@@ -101,6 +101,9 @@ class IngestStore(Protocol):
 
     def thread_facts(self, thread_id: str) -> list[ThreadFact]: ...
 
+    def conversation_ids(self, thread_id: str) -> tuple[dict[str, str], dict[str, str]]:
+        """As stored: message id -> conversation id, and absorbed id -> surviving id."""
+
     def save_thread(self, changes: ThreadChanges, now: datetime) -> None: ...
 
     def commit(self) -> None: ...

@@ -1,0 +1,109 @@
+"""Engines for the two supported databases: SQLite (embedded default) and PostgreSQL.
+
+SQLite
+    ``sqlite:///path/to/file.db`` (the parent folder is created). Every connection
+    runs in WAL mode with foreign keys on and a busy timeout of 10 s. SQLAlchemy,
+    not the ``sqlite3`` module, emits ``BEGIN``: the module's own transaction
+    handling is switched off (``isolation_level = None``) and each transaction
+    starts with ``BEGIN IMMEDIATE`` — the recipe of SQLAlchemy's SQLite
+    documentation ("Using SQLAlchemy to emit BEGIN in lieu of SQLite's transaction
+    control"). So DDL is transactional, and a transaction takes the write lock
+    when it begins rather than when it first writes: writers queue one at a time
+    (each waiting up to the busy timeout) instead of failing with "database is
+    locked" half-way through. A connection may ask for a plain deferred begin,
+    for a read that should not queue behind writers, with
+    ``connection.execution_options(sqlite_begin="DEFERRED")``.
+
+PostgreSQL
+    ``postgresql://…`` (rewritten to the psycopg 3 driver) or
+    ``postgresql+psycopg://…``; connections are checked before use
+    (``pool_pre_ping``), so a restarted server costs no failed request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Final
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+
+BUSY_TIMEOUT_MS: Final = 10_000
+SQLITE_SYNCHRONOUS_LEVELS: Final = frozenset({"NORMAL", "FULL"})
+SQLITE_BEGIN_MODES: Final = frozenset({"DEFERRED", "IMMEDIATE", "EXCLUSIVE"})
+_SQLITE_DRIVERS: Final = frozenset({"sqlite", "sqlite+pysqlite"})
+_POSTGRES_DRIVERS: Final = frozenset({"postgresql", "postgres", "postgresql+psycopg"})
+
+
+def make_engine(url: str, *, sqlite_synchronous: str = "NORMAL") -> Engine:
+    """An engine for ``url``, a ``sqlite:///…`` or ``postgresql[+psycopg]://…`` URL.
+
+    ``sqlite_synchronous`` is SQLite's ``PRAGMA synchronous`` level (ignored for
+    PostgreSQL). In WAL mode:
+
+    - ``NORMAL`` (the default) is safe against process crashes: a committed
+      transaction survives the process being killed (``kill -9``), because the
+      commit is in the WAL file that the operating system holds. A power loss or
+      an operating-system crash may roll back the last transactions committed
+      before it (the database stays consistent).
+    - ``FULL`` syncs the WAL to disk on every commit, so a committed transaction
+      also survives a power loss, at the price of one fsync per commit.
+
+    Raises ``ValueError`` for any other URL scheme or synchronous level.
+    """
+    parsed = make_url(url)
+    if parsed.drivername in _SQLITE_DRIVERS:
+        return _sqlite_engine(parsed, sqlite_synchronous)
+    if parsed.drivername in _POSTGRES_DRIVERS:
+        return create_engine(parsed.set(drivername="postgresql+psycopg"), pool_pre_ping=True)
+    raise ValueError(
+        f"unsupported database URL scheme {parsed.drivername!r}: "
+        "use sqlite:///path or postgresql://user@host/db"
+    )
+
+
+def is_sqlite(engine: Engine) -> bool:
+    """Whether ``engine`` talks to SQLite (else PostgreSQL)."""
+    return engine.dialect.name == "sqlite"
+
+
+def _sqlite_engine(url: URL, synchronous: str) -> Engine:
+    level = synchronous.upper()
+    if level not in SQLITE_SYNCHRONOUS_LEVELS:
+        raise ValueError(
+            f"sqlite_synchronous must be one of {sorted(SQLITE_SYNCHRONOUS_LEVELS)}, "
+            f"not {synchronous!r}"
+        )
+    database = url.database or ""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url)
+    event.listen(engine, "connect", _sqlite_on_connect(level))
+    event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def _sqlite_on_connect(synchronous: str) -> Callable[[Any, Any], None]:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Stop the sqlite3 module from emitting BEGIN/COMMIT on its own; _sqlite_on_begin
+        # emits BEGIN. The PRAGMAs below then run outside any transaction, as they must.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            # First, so that switching to WAL already waits for a busy database.
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA synchronous={synchronous}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cursor.close()
+
+    return on_connect
+
+
+def _sqlite_on_begin(connection: Connection) -> None:
+    mode = str(connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")).upper()
+    if mode not in SQLITE_BEGIN_MODES:
+        raise ValueError(f"sqlite_begin must be one of {sorted(SQLITE_BEGIN_MODES)}, not {mode!r}")
+    connection.exec_driver_sql(f"BEGIN {mode}")

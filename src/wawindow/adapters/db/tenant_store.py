@@ -1,0 +1,127 @@
+"""Tenants, API keys and lines on SQL: one transaction per instance."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from types import TracebackType
+
+from sqlalchemy import Engine, func, or_, select, update
+
+from wawindow.adapters.db import schema as t
+from wawindow.adapters.db.ingest_store import insert_ignoring
+from wawindow.service.tenants import LineSpec, LineSummary, TenantSummary
+
+
+class SqlTenantStore:
+    def __init__(self, engine: Engine) -> None:
+        self._conn = engine.connect()
+        self._transaction = self._conn.begin()
+
+    def __enter__(self) -> SqlTenantStore:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        if self._transaction.is_active:
+            self._transaction.rollback()
+        self._conn.close()
+
+    def commit(self) -> None:
+        self._transaction.commit()
+
+    def add_tenant(self, tenant_id: str, name: str, at: datetime) -> None:
+        self._conn.execute(
+            t.tenants.insert().values(id=tenant_id, name=name, settings={}, created_at=at)
+        )
+
+    def tenant_exists(self, tenant_id: str) -> bool:
+        found = self._conn.execute(select(t.tenants.c.id).where(t.tenants.c.id == tenant_id))
+        return found.first() is not None
+
+    def add_key(
+        self, key_id: str, tenant_id: str, key_hash: str, prefix: str, at: datetime
+    ) -> None:
+        self._conn.execute(
+            t.api_keys.insert().values(
+                id=key_id, tenant_id=tenant_id, key_hash=key_hash, prefix=prefix, created_at=at
+            )
+        )
+
+    def revoke_key(self, key_id_or_prefix: str, at: datetime) -> bool:
+        k = t.api_keys.c
+        result = self._conn.execute(
+            update(t.api_keys)
+            .where(or_(k.id == key_id_or_prefix, k.prefix == key_id_or_prefix))
+            .where(k.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
+        return bool(result.rowcount)
+
+    def has_verify_token(self, token: str) -> bool:
+        found = self._conn.execute(
+            select(t.lines.c.phone_number_id).where(t.lines.c.verify_token == token)
+        )
+        return found.first() is not None
+
+    def tenant_of_key(self, key_hash: str) -> str | None:
+        k = t.api_keys.c
+        found = self._conn.execute(
+            select(k.tenant_id).where(k.key_hash == key_hash, k.revoked_at.is_(None))
+        ).scalar()
+        return None if found is None else str(found)
+
+    def add_line(self, spec: LineSpec, at: datetime) -> bool:
+        values = {
+            "phone_number_id": spec.phone_number_id,
+            "tenant_id": spec.tenant_id,
+            "display_phone": spec.display_phone,
+            "provider": spec.provider,
+            "app_secret": spec.app_secret,
+            "verify_token": spec.verify_token,
+            "access_token": spec.access_token,
+            "graph_base_url": spec.graph_base_url,
+            "timezone": spec.timezone,
+            "created_at": at,
+        }
+        return insert_ignoring(self._conn, t.lines, values)
+
+    def tenants(self) -> list[TenantSummary]:
+        lines = (
+            select(func.count())
+            .select_from(t.lines)
+            .where(t.lines.c.tenant_id == t.tenants.c.id)
+            .scalar_subquery()
+        )
+        keys = (
+            select(func.count())
+            .select_from(t.api_keys)
+            .where(t.api_keys.c.tenant_id == t.tenants.c.id, t.api_keys.c.revoked_at.is_(None))
+            .scalar_subquery()
+        )
+        rows = self._conn.execute(
+            select(t.tenants.c.id, t.tenants.c.name, t.tenants.c.created_at, lines, keys).order_by(
+                t.tenants.c.created_at
+            )
+        )
+        return [TenantSummary(r[0], r[1], r[2], int(r[3]), int(r[4])) for r in rows]
+
+    def lines(self, tenant_id: str | None) -> list[LineSummary]:
+        c = t.lines.c
+        query = select(t.lines).order_by(c.tenant_id, c.phone_number_id)
+        if tenant_id is not None:
+            query = query.where(c.tenant_id == tenant_id)
+        return [
+            LineSummary(
+                r.phone_number_id,
+                r.tenant_id,
+                r.display_phone,
+                r.provider,
+                r.timezone,
+                r.account_id,
+            )
+            for r in self._conn.execute(query)
+        ]

@@ -1,0 +1,113 @@
+"""Process configuration, read from ``WAWINDOW_*`` environment variables.
+
+Environment variables only, on purpose: a service that silently picks up a
+``.env`` from whatever directory it was started in is hard to reason about in
+production. A ``.env``-style file is read only when ``WAWINDOW_ENV_FILE`` names
+it explicitly (through ``load_settings``), and then a missing file is an error
+rather than a silent fallback to defaults. Real environment variables still win
+over the file.
+
+With no configuration at all the defaults give a working single-process
+install: SQLite at ``./wawindow.db``, migrated on start, listening on loopback.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX: Final = "WAWINDOW_"
+ENV_FILE_VARIABLE: Final = "WAWINDOW_ENV_FILE"
+
+SqliteSynchronous = Literal["NORMAL", "FULL"]
+LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used; the message names each offending variable."""
+
+
+class Settings(BaseSettings):
+    """Everything a ``serve``/``worker``/``migrate`` process needs to start.
+
+    Frozen: settings are read once at start and passed down, so nothing can
+    change them behind the back of the components that were built from them.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=None,
+        extra="ignore",
+        frozen=True,
+        validate_default=True,
+    )
+
+    database_url: str = Field(
+        default="sqlite:///./wawindow.db",
+        min_length=1,
+        description="SQLAlchemy URL: sqlite:///path.db or postgresql+psycopg://user:pw@host/db.",
+    )
+    sqlite_synchronous: SqliteSynchronous = Field(
+        default="NORMAL",
+        description=(
+            "SQLite PRAGMA synchronous under WAL. NORMAL survives a process crash "
+            "(kill -9); FULL also survives a power loss, at a cost per commit."
+        ),
+    )
+    host: str = Field(default="127.0.0.1", min_length=1, description="Interface to bind.")
+    port: int = Field(default=8080, ge=0, le=65535, description="TCP port; 0 picks a free one.")
+    max_webhook_bytes: int = Field(
+        default=3 * 1024 * 1024,
+        gt=0,
+        description="Largest accepted webhook body; larger bodies get 413.",
+    )
+    migrate_on_start: bool = Field(
+        default=True, description="Apply database migrations before serving."
+    )
+    log_level: LogLevel = Field(default="info", description="Log level (uvicorn's names).")
+
+    @field_validator("sqlite_synchronous", mode="before")
+    @classmethod
+    def _upper_case(cls, value: Any) -> Any:
+        """Accept ``normal``/``full`` too: PRAGMA values are case-insensitive in SQLite."""
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_case(cls, value: Any) -> Any:
+        """Accept ``INFO`` as well as ``info``: both spellings are common in deployments."""
+        return value.strip().lower() if isinstance(value, str) else value
+
+
+def _describe(error: ValidationError) -> str:
+    """One line per bad setting, named as the environment variable a user would fix.
+
+    The offending value is left out on purpose: ``database_url`` carries a password.
+    """
+    lines = [
+        f"{ENV_PREFIX}{'_'.join(str(part) for part in item['loc']).upper()}: {item['msg']}"
+        for item in error.errors(include_input=False, include_url=False)
+    ]
+    return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def load_settings() -> Settings:
+    """Read the settings from the environment (and ``$WAWINDOW_ENV_FILE`` if set).
+
+    Raises ``ConfigError`` with a message fit for a terminal, instead of pydantic's
+    ``ValidationError``, so the command line can print it and exit.
+    """
+    env_file = os.environ.get(ENV_FILE_VARIABLE) or None
+    if env_file is not None and not Path(env_file).is_file():
+        raise ConfigError(f"{ENV_FILE_VARIABLE}={env_file}: no such file")
+    # ``_env_file`` is a real keyword of ``BaseSettings.__init__`` that mypy cannot see
+    # without the pydantic plugin (it synthesises ``__init__`` from the fields).
+    options: dict[str, Any] = {"_env_file": env_file}
+    try:
+        return Settings(**options)
+    except ValidationError as error:
+        raise ConfigError(_describe(error)) from error

@@ -1,0 +1,51 @@
+"""Request dependencies: the process's services and the tenant behind an API key."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from starlette.concurrency import run_in_threadpool
+
+from wawindow.bootstrap import Services
+from wawindow.entrypoints.api.problems import Problem
+from wawindow.service.tenants import tenant_of_key
+
+
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
+
+
+ServicesDep = Annotated[Services, Depends(services)]
+
+
+async def tenant_id(
+    svc: ServicesDep,
+    x_api_key: Annotated[str | None, Header()] = None,
+    authorization: Annotated[str | None, Header()] = None,
+) -> str:
+    """The tenant of the API key (``X-API-Key``, or ``Authorization: Bearer``)."""
+    key = x_api_key
+    if key is None and authorization and authorization.lower().startswith("bearer "):
+        key = authorization[7:].strip()
+    if not key:
+        raise _unauthorized("send an API key in X-API-Key or Authorization: Bearer")
+
+    def lookup() -> str | None:
+        with svc.tenant_store() as store:
+            return tenant_of_key(store, key)
+
+    found = await run_in_threadpool(lookup)
+    if found is None:
+        raise _unauthorized("unknown or revoked API key")
+    return found
+
+
+def _unauthorized(detail: str) -> Problem:
+    return Problem(
+        401, "unauthorized", "Unauthorized", detail, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+TenantDep = Annotated[str, Depends(tenant_id)]
