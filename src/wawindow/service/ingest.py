@@ -40,6 +40,7 @@ from wawindow.service.thread_changes import thread_changes
 class IngestOutcome:
     duplicate: bool = False
     stored: int = 0  # new facts
+    stored_kinds: dict[str, int] = field(default_factory=dict)  # fact class name -> count
     repeated: int = 0  # facts stored before (a retried or overlapping webhook)
     dropped: dict[str, int] = field(default_factory=dict)  # reason -> count
     events: list[DomainEvent] = field(default_factory=list)
@@ -147,7 +148,7 @@ class _Run:
         if not tenants:
             self.outcome.drop("unknown_account")
         for tenant_id in sorted(tenants):
-            self._count(self.store.add_fact(tenant_id, fact, None, inbox_id, self.now))
+            self._count(self.store.add_fact(tenant_id, fact, None, inbox_id, self.now), fact)
 
     def _identity(
         self, line: LineInfo, fact: IdentityObserved | BsuidChanged, inbox_id: int
@@ -158,18 +159,17 @@ class _Run:
             identity = identity.union(Identity.of(bsuid=fact.new_bsuid))
         if identity:
             self._contact(line, identity, fact.at)
-        self._count(self.store.add_fact(line.tenant_id, fact, None, inbox_id, self.now))
+        self._count(self.store.add_fact(line.tenant_id, fact, None, inbox_id, self.now), fact)
 
     def _thread_fact(self, line: LineInfo, fact: ThreadFact, inbox_id: int) -> None:
         thread = self._thread(line, fact)
         if thread is None:
             self.outcome.drop("unidentified")
-            self._count(self.store.add_fact(line.tenant_id, fact, None, inbox_id, self.now))
+            self._count(self.store.add_fact(line.tenant_id, fact, None, inbox_id, self.now), fact)
             return
         log = self._log(thread, line)
-        if not self._count(
-            self.store.add_fact(line.tenant_id, fact, thread.id, inbox_id, self.now)
-        ):
+        stored = self.store.add_fact(line.tenant_id, fact, thread.id, inbox_id, self.now)
+        if not self._count(stored, fact):
             return
         events = log.add(fact)
         self._save(thread, log, line, events)
@@ -232,9 +232,11 @@ class _Run:
         self.touched[thread.id] = version
         self.outcome.events.extend(events)
 
-    def _count(self, stored: bool) -> bool:
+    def _count(self, stored: bool, fact: Fact) -> bool:
         if stored:
             self.outcome.stored += 1
+            kind = type(fact).__name__
+            self.outcome.stored_kinds[kind] = self.outcome.stored_kinds.get(kind, 0) + 1
         else:
             self.outcome.repeated += 1
         return stored

@@ -164,6 +164,8 @@ def _store(svc: Services, body: bytes, parsed: ParsedWebhook) -> IngestOutcome:
         metrics.webhooks_duplicate.labels(provider=PROVIDER).inc()
     else:
         metrics.webhooks_stored.labels(provider=PROVIDER).inc()
+    for kind, count in outcome.stored_kinds.items():
+        metrics.facts_stored.labels(kind=kind).inc(count)
     for reason, count in outcome.dropped.items():
         metrics.webhooks_dropped_facts.labels(provider=PROVIDER, reason=reason).inc(count)
     return outcome
