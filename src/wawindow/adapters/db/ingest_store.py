@@ -35,7 +35,9 @@ def insert_ignoring(conn: Connection, table: Table, values: Mapping[str, Any]) -
     """INSERT … ON CONFLICT DO NOTHING; ``True`` when a row was inserted."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(table).values(**values).on_conflict_do_nothing()
-    return bool(conn.execute(statement).rowcount)
+    # RETURNING, not rowcount: drivers disagree on rowcount here (psycopg gives -1).
+    returned = conn.execute(statement.returning(*table.primary_key.columns)).first()
+    return returned is not None
 
 
 def upsert(conn: Connection, table: Table, values: Mapping[str, Any], keys: Sequence[str]) -> None:
