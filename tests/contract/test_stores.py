@@ -173,7 +173,7 @@ def test_conversations_are_listed_newest_first_with_status_now(engine: Engine, t
         listing = list_conversations(store, tenant, NOW, page=1, page_size=10)
         other = list_conversations(store, "tn_someone_else", NOW)
     assert listing.total == 2
-    (newest, newest_view), (oldest, oldest_view) = listing.items
+    (newest, newest_view), (_oldest, oldest_view) = listing.items
     assert newest.contact_phone == "27821234567"
     assert newest_view.status.value == "active"
     assert oldest_view.status.value == "ended"
@@ -190,5 +190,6 @@ def test_identifiers_are_unique_per_tenant(engine: Engine, tenant: str) -> None:
     with SqlIngestStore(engine) as store:
         mine = store.contacts_of(tenant, [Identifier.wa_id("16505551234")])
         theirs = store.contacts_of(other, [Identifier.wa_id("16505551234")])
-    assert mine and theirs
+    assert mine
+    assert theirs
     assert set(mine.values()) != set(theirs.values())

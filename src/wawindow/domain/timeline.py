@@ -138,6 +138,10 @@ class ThreadLog:
         self._steps.append(step)
         if step.placed is not None:
             self._placed_at[step.placed[0]] = index
+            if _starts_conversation(step):
+                # A conversation born here has no id handed out yet; a mapping left by an
+                # earlier fold is stale (a refold's reconcile sets the right one after).
+                self._public.pop(step.placed[1], None)
         if step.billing is not None:
             self._billed_at[step.billing[0]] = index
         return step
@@ -236,9 +240,12 @@ class ThreadLog:
         return events
 
     def _new_id(self, computed: str, taken: set[str]) -> str:
-        """A conversation with no id of its own yet; its natural id may be kept by another."""
+        """A conversation with no id of its own yet; its natural id may be kept by another
+        (one outside the refolded stretch included)."""
+        self._public.pop(computed, None)
+        in_use = taken | set(self._public.values()) | set(self.aliases)
         candidate, n = computed, 1
-        while candidate in taken or candidate in self.aliases:
+        while candidate in in_use:
             n += 1
             candidate = f"{computed}_{n}"
         return candidate
@@ -360,3 +367,13 @@ class ThreadLog:
 
 def _renamed(conversation: Conversation, public_id: str) -> Conversation:
     return conversation if conversation.id == public_id else replace(conversation, id=public_id)
+
+
+def _starts_conversation(step: Step) -> bool:
+    current = step.state.conversation
+    return (
+        step.placed is not None
+        and current is not None
+        and current.id == step.placed[1]
+        and current.first_message_id == step.placed[0]
+    )
