@@ -15,7 +15,7 @@ SQLite
     ``connection.execution_options(sqlite_begin="DEFERRED")``.
 
 PostgreSQL
-    ``postgresql://…`` (rewritten to the psycopg 3 driver) or
+    ``postgresql://…`` or ``postgres://…`` (rewritten to the psycopg 3 driver) or
     ``postgresql+psycopg://…``; connections are checked before use
     (``pool_pre_ping``), so a restarted server costs no failed request.
 """
@@ -77,7 +77,7 @@ def _sqlite_engine(url: URL, synchronous: str) -> Engine:
         )
     database = url.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url)
     event.listen(engine, "connect", _sqlite_on_connect(level))
     event.listen(engine, "begin", _sqlite_on_begin)

@@ -147,7 +147,7 @@ def _threads() -> None:
         sa.Column("window_ends_at", _when(), nullable=True),
         sa.Column("updated_at", _when(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_threads"),
-        sa.UniqueConstraint("tenant_id", "line", "contact_id", name="uq_threads_tenant_id"),
+        sa.UniqueConstraint("tenant_id", "line", "contact_id", name="uq_threads_tenant_id_line_contact_id"),
         _tenant_fk("threads"),
         sa.ForeignKeyConstraint(["line"], ["lines.phone_number_id"], name="fk_threads_line_lines"),
         sa.ForeignKeyConstraint(
@@ -166,7 +166,7 @@ def _threads() -> None:
         sa.Column("inbox_id", _serial(), nullable=True),
         sa.Column("recorded_at", _when(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_facts"),
-        sa.UniqueConstraint("tenant_id", "natural_key", name="uq_facts_tenant_id"),
+        sa.UniqueConstraint("tenant_id", "natural_key", name="uq_facts_tenant_id_natural_key"),
         _tenant_fk("facts"),
         _thread_fk("facts"),
         sa.ForeignKeyConstraint(["inbox_id"], ["inbox.id"], name="fk_facts_inbox_id_inbox"),
@@ -267,7 +267,7 @@ def _timers_and_outbox() -> None:
         sa.Column("data", sa.JSON(), nullable=False),
         sa.Column("created_at", _when(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_outbox"),
-        sa.UniqueConstraint("tenant_id", "event_key", name="uq_outbox_tenant_id"),
+        sa.UniqueConstraint("tenant_id", "event_key", name="uq_outbox_tenant_id_event_key"),
         _tenant_fk("outbox"),
     )
 
