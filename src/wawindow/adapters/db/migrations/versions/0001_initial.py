@@ -147,7 +147,9 @@ def _threads() -> None:
         sa.Column("window_ends_at", _when(), nullable=True),
         sa.Column("updated_at", _when(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_threads"),
-        sa.UniqueConstraint("tenant_id", "line", "contact_id", name="uq_threads_tenant_id_line_contact_id"),
+        sa.UniqueConstraint(
+            "tenant_id", "line", "contact_id", name="uq_threads_tenant_id_line_contact_id"
+        ),
         _tenant_fk("threads"),
         sa.ForeignKeyConstraint(["line"], ["lines.phone_number_id"], name="fk_threads_line_lines"),
         sa.ForeignKeyConstraint(
