@@ -656,3 +656,8 @@ def test_any_json_in_known_places_never_raises(
     parsed = parse_webhook(_body(change, time=T0))
     assert parsed.lines == (LINE,)
     assert len(parsed.facts) + len(parsed.skipped) >= 1 or not (items or contacts)
+
+
+def test_a_body_that_is_not_utf8_is_a_payload_error() -> None:
+    with pytest.raises(PayloadError, match="invalid JSON"):
+        parse_webhook(b'{"object": "\xff"}')

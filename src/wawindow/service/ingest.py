@@ -88,8 +88,11 @@ class Ingestor:
         facts: Sequence[Fact],
         accounts: Sequence[str],
         received_at: datetime,
+        trusted_lines: frozenset[str] | None = None,
     ) -> IngestOutcome:
-        run = _Run(store, self.cache, received_at)
+        """``trusted_lines``: the lines whose app secret signed the body (``None``: all,
+        for a backfill); facts for any other line are dropped, never stored."""
+        run = _Run(store, self.cache, received_at, trusted_lines)
         try:
             return run.ingest(provider, body, facts, accounts)
         except BaseException:
@@ -100,9 +103,17 @@ class Ingestor:
 class _Run:
     """One body's ingestion, inside one transaction."""
 
-    def __init__(self, store: IngestStore, cache: ThreadCache, now: datetime) -> None:
+    def __init__(
+        self,
+        store: IngestStore,
+        cache: ThreadCache,
+        now: datetime,
+        trusted_lines: frozenset[str] | None,
+    ) -> None:
         self.store, self.cache, self.now = store, cache, now
+        self.trusted = trusted_lines
         self.touched: dict[str, int] = {}  # thread id -> version saved
+        self.locked: set[str] = set()  # tenants whose contacts this transaction holds
         self._logs: dict[str, ThreadLog] = {}
         self.outcome = IngestOutcome()
 
@@ -138,13 +149,19 @@ class _Run:
         if line is None:
             self.outcome.drop("unknown_line")
             return
+        if self.trusted is not None and line.phone_number_id not in self.trusted:
+            self.outcome.drop("not_signed_for_line")
+            return
         if isinstance(fact, IdentityObserved | BsuidChanged):
             self._identity(line, fact, inbox_id)
             return
         self._thread_fact(line, fact, inbox_id)
 
     def _template(self, fact: TemplateChange, inbox_id: int) -> None:
-        tenants = {line.tenant_id for line in self.store.lines_of_account(fact.account)}
+        lines = self.store.lines_of_account(fact.account)
+        if self.trusted is not None:
+            lines = [line for line in lines if line.phone_number_id in self.trusted]
+        tenants = {line.tenant_id for line in lines}
         if not tenants:
             self.outcome.drop("unknown_account")
         for tenant_id in sorted(tenants):
@@ -186,6 +203,9 @@ class _Run:
     def _contact(self, line: LineInfo, identity: Identity, at: datetime) -> str:
         """The contact these identifiers name; links new ones, merges contacts they join."""
         tenant_id, ids = line.tenant_id, identity.identifiers
+        if tenant_id not in self.locked:
+            self.store.lock_tenant(tenant_id)
+            self.locked.add(tenant_id)
         known = self.store.contacts_of(tenant_id, ids)
         ages = self.store.contact_ages(tenant_id, set(known.values()))
         plan = plan_merge(known, ids, ages)
@@ -197,6 +217,8 @@ class _Run:
             self.store.attach_identifiers(tenant_id, plan.survivor, plan.new_identifiers, at)
         if plan.absorbed:
             self._merge(line, plan.survivor, plan.absorbed, at)
+        if identity.name:
+            self.store.observe_name(plan.survivor, identity.name, at)
         return plan.survivor
 
     def _merge(self, line: LineInfo, survivor: str, absorbed: Sequence[str], at: datetime) -> None:

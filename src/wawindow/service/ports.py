@@ -77,7 +77,12 @@ class IngestStore(Protocol):
     def contact_ages(self, tenant_id: str, contact_ids: Iterable[str]) -> dict[str, int]:
         """A rank per contact, oldest first (for picking the survivor of a merge)."""
 
+    def lock_tenant(self, tenant_id: str) -> None:
+        """Serialise contact resolution of one tenant for the rest of the transaction."""
+
     def new_contact(self, tenant_id: str, name: str | None, at: datetime) -> str: ...
+
+    def observe_name(self, contact_id: str, name: str, at: datetime) -> None: ...
 
     def attach_identifiers(
         self, tenant_id: str, contact_id: str, identifiers: Iterable[Identifier], at: datetime

@@ -9,7 +9,18 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Connection, Engine, RowMapping, Table, and_, delete, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    RowMapping,
+    Table,
+    and_,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from wawindow.adapters.db import schema as t
@@ -130,12 +141,33 @@ class SqlIngestStore:
         ordered = sorted(rows, key=lambda r: (r.created_at, r.id))
         return {row.id: rank for rank, row in enumerate(ordered)}
 
+    def lock_tenant(self, tenant_id: str) -> None:
+        """Contacts of one tenant are resolved one transaction at a time (PostgreSQL;
+        SQLite has one writer anyway), so two webhooks never create one user twice."""
+        if self._postgres:
+            self._conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(tenant_id))))
+
     def new_contact(self, tenant_id: str, name: str | None, at: datetime) -> str:
         contact_id = new_id("ct")
         self._conn.execute(
-            t.contacts.insert().values(id=contact_id, tenant_id=tenant_id, name=name, created_at=at)
+            t.contacts.insert().values(
+                id=contact_id,
+                tenant_id=tenant_id,
+                name=name,
+                name_at=at if name else None,
+                created_at=at,
+            )
         )
         return contact_id
+
+    def observe_name(self, contact_id: str, name: str, at: datetime) -> None:
+        """The profile name of the latest fact wins, whatever the arrival order."""
+        c = t.contacts.c
+        self._conn.execute(
+            update(t.contacts)
+            .where(c.id == contact_id, or_(c.name_at.is_(None), c.name_at <= at))
+            .values(name=name, name_at=at)
+        )
 
     def attach_identifiers(
         self, tenant_id: str, contact_id: str, identifiers: Iterable[Identifier], at: datetime
@@ -228,7 +260,20 @@ class SqlIngestStore:
             "inbox_id": inbox_id,
             "recorded_at": at,
         }
-        return insert_ignoring(self._conn, t.facts, values)
+        if insert_ignoring(self._conn, t.facts, values):
+            return True
+        return self._replace_if_earlier(tenant_id, values)
+
+    def _replace_if_earlier(self, tenant_id: str, values: dict[str, Any]) -> bool:
+        """The same fact reported with an earlier time replaces the stored report."""
+        f = t.facts.c
+        key = (f.tenant_id == tenant_id) & (f.natural_key == values["natural_key"])
+        stored_at = self._conn.execute(select(f.at).where(key)).scalar()
+        if values["at"] is None or stored_at is None or values["at"] >= stored_at:
+            return False
+        changes = {k: values[k] for k in ("at", "payload", "inbox_id", "thread_id")}
+        self._conn.execute(update(t.facts).where(key).values(**changes))
+        return True
 
     def thread_facts(self, thread_id: str) -> list[ThreadFact]:
         f = t.facts.c

@@ -119,6 +119,7 @@ contacts = Table(
     Column("id", Id, primary_key=True),
     Column("tenant_id", Id, ForeignKey("tenants.id"), nullable=False, index=True),
     Column("name", String(200)),
+    Column("name_at", When),  # the time of the fact the name came from: the latest wins
     Column("external_ref", String(200)),
     Column("created_at", When, nullable=False),
     Column("merged_into", Id),  # set when absorbed by a merge; the id keeps resolving

@@ -330,7 +330,8 @@ def decode_envelope(body: bytes) -> tuple[Envelope, list[Skipped]]:
         return _DECODER.decode(body), []
     except msgspec.ValidationError:
         pass  # valid JSON, unexpected shape somewhere: rebuild it piece by piece
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        # msgspec reports a bad UTF-8 byte inside a string as a UnicodeDecodeError.
         raise PayloadError(f"invalid JSON: {exc}") from exc
     raw = msgspec.json.decode(body)
     if not isinstance(raw, dict):

@@ -84,12 +84,13 @@ async def receive(
     lines = await run_in_threadpool(_lines_named, svc, parsed)
     if not lines:
         return _unknown_line(svc, parsed)
-    if not any(verify_signature(body, signature, secret) for secret in _secrets(lines)):
+    signed_for = _signed_lines(body, signature, lines)
+    if not signed_for:
         detail = "missing or wrong X-Hub-Signature-256 for this line's app secret"
         raise _rejected(
             svc, 401, "bad_signature", "Invalid signature", detail, "X-Hub-Signature-256"
         )
-    outcome = await run_in_threadpool(_store, svc, body, parsed)
+    outcome = await run_in_threadpool(_store, svc, body, parsed, signed_for)
     svc.metrics.ingest_seconds.observe(time.perf_counter() - started)
     return WebhookReceipt(
         duplicate=outcome.duplicate,
@@ -136,8 +137,14 @@ def _lines_named(svc: Services, parsed: ParsedWebhook) -> list[LineInfo]:
         return found
 
 
-def _secrets(lines: list[LineInfo]) -> list[str]:
-    return list(dict.fromkeys(line.app_secret for line in lines))
+def _signed_lines(body: bytes, signature: str | None, lines: list[LineInfo]) -> frozenset[str]:
+    """The lines whose app secret signed this body: only their facts are taken."""
+    valid = {
+        secret
+        for secret in {line.app_secret for line in lines}
+        if verify_signature(body, signature, secret)
+    }
+    return frozenset(line.phone_number_id for line in lines if line.app_secret in valid)
 
 
 def _unknown_line(svc: Services, parsed: ParsedWebhook) -> WebhookReceipt:
@@ -149,11 +156,13 @@ def _unknown_line(svc: Services, parsed: ParsedWebhook) -> WebhookReceipt:
     return WebhookReceipt(facts_dropped={"unknown_line": len(parsed.facts)} if parsed.facts else {})
 
 
-def _store(svc: Services, body: bytes, parsed: ParsedWebhook) -> IngestOutcome:
+def _store(
+    svc: Services, body: bytes, parsed: ParsedWebhook, signed_for: frozenset[str]
+) -> IngestOutcome:
     try:
         with svc.ingest_store() as store:
             outcome = svc.ingestor.ingest(
-                store, PROVIDER, body, parsed.facts, parsed.accounts, svc.clock()
+                store, PROVIDER, body, parsed.facts, parsed.accounts, svc.clock(), signed_for
             )
     except SQLAlchemyError as error:
         log.exception("webhook not stored")

@@ -111,6 +111,7 @@ def _accounts() -> None:
         sa.Column("id", _id(), nullable=False),
         sa.Column("tenant_id", _id(), nullable=False),
         sa.Column("name", sa.String(200), nullable=True),
+        sa.Column("name_at", _when(), nullable=True),
         sa.Column("external_ref", sa.String(200), nullable=True),
         sa.Column("created_at", _when(), nullable=False),
         sa.Column("merged_into", _id(), nullable=True),
