@@ -13,6 +13,7 @@ facts otherwise, so several processes can share one database.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -55,23 +56,28 @@ class ThreadCache:
     def __init__(self, size: int = 10_000) -> None:
         self._size = size
         self._logs: OrderedDict[str, tuple[int, ThreadLog]] = OrderedDict()
+        self._lock = threading.Lock()  # requests run on a thread pool
 
     def get(self, thread: ThreadRef) -> ThreadLog | None:
-        entry = self._logs.get(thread.id)
+        """A log at the thread's stored version, taken out of the cache: the caller folds
+        into it inside its transaction and puts it back only after the commit."""
+        with self._lock:
+            entry = self._logs.pop(thread.id, None)
         if entry is None or entry[0] != thread.version:
             return None
-        self._logs.move_to_end(thread.id)
         return entry[1]
 
     def put(self, thread_id: str, version: int, log: ThreadLog) -> None:
-        self._logs[thread_id] = (version, log)
-        self._logs.move_to_end(thread_id)
-        while len(self._logs) > self._size:
-            self._logs.popitem(last=False)
+        with self._lock:
+            self._logs[thread_id] = (version, log)
+            self._logs.move_to_end(thread_id)
+            while len(self._logs) > self._size:
+                self._logs.popitem(last=False)
 
     def discard(self, thread_ids: Sequence[str]) -> None:
-        for thread_id in thread_ids:
-            self._logs.pop(thread_id, None)
+        with self._lock:
+            for thread_id in thread_ids:
+                self._logs.pop(thread_id, None)
 
 
 class Ingestor:
@@ -93,11 +99,7 @@ class Ingestor:
         """``trusted_lines``: the lines whose app secret signed the body (``None``: all,
         for a backfill); facts for any other line are dropped, never stored."""
         run = _Run(store, self.cache, received_at, trusted_lines)
-        try:
-            return run.ingest(provider, body, facts, accounts)
-        except BaseException:
-            self.cache.discard(list(run.touched))  # their logs saw what was rolled back
-            raise
+        return run.ingest(provider, body, facts, accounts)
 
 
 class _Run:
@@ -115,6 +117,7 @@ class _Run:
         self.touched: dict[str, int] = {}  # thread id -> version saved
         self.locked: set[str] = set()  # tenants whose contacts this transaction holds
         self._logs: dict[str, ThreadLog] = {}
+        self._loaded: dict[str, int] = {}  # thread id -> version when its log was taken
         self.outcome = IngestOutcome()
 
     def ingest(
@@ -130,8 +133,9 @@ class _Run:
         dropped = sum(self.outcome.dropped.values())
         self.store.set_inbox_counts(inbox_id, self.outcome.stored, dropped)
         self.store.commit()
-        for thread_id, version in self.touched.items():
-            self.cache.put(thread_id, version, self._logs[thread_id])
+        # Only now: a log that saw a rolled-back transaction never goes back to the cache.
+        for thread_id, log in self._logs.items():
+            self.cache.put(thread_id, self.touched.get(thread_id, self._loaded[thread_id]), log)
         return self.outcome
 
     def _learn_accounts(self, facts: Sequence[Fact], accounts: Sequence[str]) -> None:
@@ -238,6 +242,7 @@ class _Run:
             log.extend(self.store.thread_facts(thread.id))
             log.adopt_ids(*self.store.conversation_ids(thread.id))
         self._logs[thread.id] = log
+        self._loaded.setdefault(thread.id, thread.version)
         return log
 
     def _save(
