@@ -6,12 +6,10 @@ import hashlib
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from types import TracebackType
 from typing import Any
 
 from sqlalchemy import (
     Connection,
-    Engine,
     RowMapping,
     Table,
     and_,
@@ -31,6 +29,7 @@ from wawindow.adapters.db.codec import (
     thread_fact_from_json,
     to_json,
 )
+from wawindow.adapters.db.transaction import Transaction
 from wawindow.domain.conversations import Conversation
 from wawindow.domain.facts import Fact, ThreadFact, natural_key
 from wawindow.domain.identity import Identifier
@@ -58,28 +57,7 @@ def upsert(conn: Connection, table: Table, values: Mapping[str, Any], keys: Sequ
     conn.execute(statement.on_conflict_do_update(index_elements=list(keys), set_=changes))
 
 
-class SqlIngestStore:
-    def __init__(self, engine: Engine) -> None:
-        self._conn = engine.connect()
-        self._transaction = self._conn.begin()
-        self._postgres = engine.dialect.name == "postgresql"
-
-    def __enter__(self) -> SqlIngestStore:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        if self._transaction.is_active:
-            self._transaction.rollback()
-        self._conn.close()
-
-    def commit(self) -> None:
-        self._transaction.commit()
-
+class SqlIngestStore(Transaction):
     # -- inbox and lines -----------------------------------------------------------
 
     def add_inbox(self, provider: str, body: bytes, received_at: datetime) -> int | None:

@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Engine, RowMapping, and_, func, select
+from sqlalchemy import RowMapping, and_, func, select
 
 from wawindow.adapters.db import schema as t
+from wawindow.adapters.db.transaction import Transaction
 from wawindow.domain.conversations import Conversation, EndedReason, Origin
 from wawindow.service.queries import StoredConversation
 
 
-class SqlQueryStore:
-    def __init__(self, engine: Engine) -> None:
-        self._conn = engine.connect()
-
-    def __enter__(self) -> SqlQueryStore:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self._conn.close()
+class SqlQueryStore(Transaction):
+    """Reads in one transaction, so a page and its total agree."""
 
     def conversations(
         self, tenant_id: str, offset: int, limit: int

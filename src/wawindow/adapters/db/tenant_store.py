@@ -3,36 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from types import TracebackType
 
-from sqlalchemy import Engine, func, or_, select, update
+from sqlalchemy import func, or_, select, update
 
 from wawindow.adapters.db import schema as t
 from wawindow.adapters.db.ingest_store import insert_ignoring
+from wawindow.adapters.db.transaction import Transaction
 from wawindow.service.tenants import LineSpec, LineSummary, TenantSummary
 
 
-class SqlTenantStore:
-    def __init__(self, engine: Engine) -> None:
-        self._conn = engine.connect()
-        self._transaction = self._conn.begin()
-
-    def __enter__(self) -> SqlTenantStore:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        if self._transaction.is_active:
-            self._transaction.rollback()
-        self._conn.close()
-
-    def commit(self) -> None:
-        self._transaction.commit()
-
+class SqlTenantStore(Transaction):
     def add_tenant(self, tenant_id: str, name: str, at: datetime) -> None:
         self._conn.execute(
             t.tenants.insert().values(id=tenant_id, name=name, settings={}, created_at=at)
