@@ -14,12 +14,14 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
     Integer,
     LargeBinary,
     MetaData,
+    Numeric,
     String,
     Table,
     Text,
@@ -249,4 +251,45 @@ outbox = Table(
     Column("data", JSON, nullable=False),
     Column("created_at", When, nullable=False),
     UniqueConstraint("tenant_id", "event_key"),
+)
+
+# A line's message templates (kept current by template webhooks and the API).
+templates = Table(
+    "templates",
+    metadata,
+    Column("tenant_id", Id, ForeignKey("tenants.id"), primary_key=True),
+    Column("line", String(64), ForeignKey("lines.phone_number_id"), primary_key=True),
+    Column("name", String(512), primary_key=True),
+    Column("language", String(16), primary_key=True),
+    Column("template_id", String(64)),  # Meta's id, when known
+    Column("category", String(64)),
+    Column("status", String(32), nullable=False),
+    Column("status_reason", String(200)),
+    Column("quality", String(32)),
+    Column("body", Text),
+    Column("param_count", Integer, nullable=False, default=0),
+    Column("param_names", JSON, nullable=False, default=list),
+    Column("updated_at", When, nullable=False),
+    Index("ix_templates_tenant_id_template_id", "tenant_id", "template_id"),
+)
+
+# The prices a tenant loaded (``wawindow ratecard load``): one row per dated rate.
+rates = Table(
+    "rates",
+    metadata,
+    Column("tenant_id", Id, ForeignKey("tenants.id"), primary_key=True),
+    Column("market", String(64), primary_key=True),
+    Column("category", String(64), primary_key=True),
+    Column("currency", String(3), primary_key=True),
+    Column("effective_from", Date, primary_key=True),
+    Column("price", Numeric(18, 6), nullable=False),
+)
+
+# Country codes that belong to a named market of a tenant's rate card.
+rate_markets = Table(
+    "rate_markets",
+    metadata,
+    Column("tenant_id", Id, ForeignKey("tenants.id"), primary_key=True),
+    Column("country", String(2), primary_key=True),
+    Column("market", String(64), nullable=False),
 )

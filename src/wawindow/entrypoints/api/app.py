@@ -8,7 +8,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from wawindow.bootstrap import Services, build_services
-from wawindow.entrypoints.api import conversations, health, webhooks_meta
+from wawindow.entrypoints.api import (
+    billing,
+    contacts,
+    conversations,
+    health,
+    messages,
+    session_status,
+    templates,
+    webhooks_meta,
+)
 from wawindow.entrypoints.api.problems import install_problem_handlers
 
 
@@ -31,5 +40,6 @@ def create_app(services: Services | None = None) -> FastAPI:
     install_problem_handlers(app)
     app.include_router(health.router)
     app.include_router(webhooks_meta.router)
-    app.include_router(conversations.router)
+    for module in (conversations, session_status, contacts, messages, templates, billing):
+        app.include_router(module.router)
     return app
