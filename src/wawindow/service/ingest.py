@@ -26,6 +26,7 @@ from wawindow.domain.facts import (
     BsuidChanged,
     Fact,
     IdentityObserved,
+    ManualClose,
     StatusUpdate,
     TemplateChange,
     ThreadFact,
@@ -101,6 +102,13 @@ class Ingestor:
         run = _Run(store, self.cache, received_at, trusted_lines)
         return run.ingest(provider, body, facts, accounts)
 
+    def close(
+        self, store: IngestStore, thread_id: str, fact: ManualClose, now: datetime
+    ) -> IngestOutcome:
+        """Record a close made through the API and fold it into its thread (one transaction)."""
+        run = _Run(store, self.cache, now, None)
+        return run.close(thread_id, fact)
+
 
 class _Run:
     """One body's ingestion, inside one transaction."""
@@ -133,9 +141,22 @@ class _Run:
         dropped = sum(self.outcome.dropped.values())
         self.store.set_inbox_counts(inbox_id, self.outcome.stored, dropped)
         self.store.commit()
-        # Only now: a log that saw a rolled-back transaction never goes back to the cache.
+        self._return_logs()
+        return self.outcome
+
+    def _return_logs(self) -> None:
+        # Only after the commit: a log that saw a rolled-back transaction is never reused.
         for thread_id, log in self._logs.items():
             self.cache.put(thread_id, self.touched.get(thread_id, self._loaded[thread_id]), log)
+
+    def close(self, thread_id: str, fact: ManualClose) -> IngestOutcome:
+        thread = self.store.thread_by_id(thread_id)
+        line = self.store.line(thread.line)
+        if line is None:
+            raise LookupError(f"no line {thread.line}")
+        self._thread_fold(line, thread, fact, None)
+        self.store.commit()
+        self._return_logs()
         return self.outcome
 
     def _learn_accounts(self, facts: Sequence[Fact], accounts: Sequence[str]) -> None:
@@ -188,6 +209,11 @@ class _Run:
             self.outcome.drop("unidentified")
             self._count(self.store.add_fact(line.tenant_id, fact, None, inbox_id, self.now), fact)
             return
+        self._thread_fold(line, thread, fact, inbox_id)
+
+    def _thread_fold(
+        self, line: LineInfo, thread: ThreadRef, fact: ThreadFact, inbox_id: int | None
+    ) -> None:
         log = self._log(thread, line)
         stored = self.store.add_fact(line.tenant_id, fact, thread.id, inbox_id, self.now)
         if not self._count(stored, fact):

@@ -302,6 +302,13 @@ class SqlIngestStore(Transaction):
         for message in changes.messages:
             upsert(self._conn, t.messages, _message_row(thread, message), ["tenant_id", "id"])
         aliases = {**changes.aliases, **vanished}
+        if changes.aliases:  # absorbed by a merge: only the alias is left of them
+            c = t.conversations.c
+            self._conn.execute(
+                delete(t.conversations).where(
+                    c.thread_id == thread.id, c.id.in_(list(changes.aliases))
+                )
+            )
         for absorbed, survivor in aliases.items():
             row = {"absorbed_id": absorbed, "tenant_id": thread.tenant_id, "survivor_id": survivor}
             upsert(self._conn, t.conversation_aliases, row, ["absorbed_id"])
