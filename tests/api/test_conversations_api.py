@@ -186,3 +186,9 @@ def test_an_id_absorbed_by_a_merge_resolves_to_the_survivor(api: Api) -> None:
     assert [c["id"] for c in listed] == [first]
     assert listed[0]["messages_count"] == 3
     assert api.get(f"/v1/conversations/{second}").json()["id"] == first
+
+
+def test_a_time_out_of_range_is_a_problem_not_a_500(api: Api) -> None:
+    response = api.get("/v1/conversations", since="9999-12-31T23:00:00-05:00")
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "query.since"

@@ -35,6 +35,7 @@ from wawindow.domain.identity import Identity, plan_merge
 from wawindow.domain.policy import Policy
 from wawindow.domain.timeline import ThreadLog
 from wawindow.service.ports import IngestStore, LineInfo, ThreadRef
+from wawindow.service.templates_registry import apply_template_change
 from wawindow.service.thread_changes import thread_changes
 
 
@@ -191,6 +192,9 @@ class _Run:
             self.outcome.drop("unknown_account")
         for tenant_id in sorted(tenants):
             self._count(self.store.add_fact(tenant_id, fact, None, inbox_id, self.now), fact)
+            # Also for a fact stored before: folding a change in twice changes nothing.
+            mine = sorted(line.phone_number_id for line in lines if line.tenant_id == tenant_id)
+            apply_template_change(self.store.template_rows(), tenant_id, mine, fact, self.now)
 
     def _identity(
         self, line: LineInfo, fact: IdentityObserved | BsuidChanged, inbox_id: int

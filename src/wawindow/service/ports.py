@@ -18,6 +18,7 @@ from wawindow.domain.events import DomainEvent
 from wawindow.domain.facts import Fact, ThreadFact
 from wawindow.domain.identity import Identifier
 from wawindow.domain.thread_view import MessageView
+from wawindow.service.templates_registry import TemplateRows
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,3 +113,6 @@ class IngestStore(Protocol):
     def save_thread(self, changes: ThreadChanges, now: datetime) -> None: ...
 
     def commit(self) -> None: ...
+
+    def template_rows(self) -> TemplateRows:
+        """The template registry's rows, in this transaction."""

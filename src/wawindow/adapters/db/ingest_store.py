@@ -29,6 +29,7 @@ from wawindow.adapters.db.codec import (
     thread_fact_from_json,
     to_json,
 )
+from wawindow.adapters.db.template_store import SqlTemplateRows
 from wawindow.adapters.db.transaction import Transaction
 from wawindow.domain.conversations import Conversation
 from wawindow.domain.facts import Fact, ThreadFact, natural_key
@@ -375,6 +376,12 @@ class SqlIngestStore(Transaction):
                 "created_at": now,
             }
             insert_ignoring(self._conn, t.outbox, values)
+
+    # -- template registry ---------------------------------------------------------------
+
+    def template_rows(self) -> SqlTemplateRows:
+        """The template registry's rows, in this transaction."""
+        return SqlTemplateRows(self._conn)
 
 
 def _line_info(row: RowMapping) -> LineInfo:

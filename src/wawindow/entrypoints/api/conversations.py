@@ -119,8 +119,8 @@ async def conversations(
         external_ref=customer_id,
         contact_phone=_phone(contact_phone),
         contact_bsuid=contact_bsuid,
-        since=to_utc(since) if since else None,
-        until=to_utc(until) if until else None,
+        since=_instant(since, "query.since"),
+        until=_instant(until, "query.until"),
         after=_decode_cursor(cursor) if cursor else None,
     )
 
@@ -193,6 +193,17 @@ def _find(
             field="path.conversation_id",
         )
     return found
+
+
+def _instant(value: datetime | None, field: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return to_utc(value)
+    except (OverflowError, ValueError) as error:
+        raise Problem(
+            422, "validation_error", "Invalid request", "not a representable UTC time", field=field
+        ) from error
 
 
 def _phone(value: str | None) -> str | None:
