@@ -12,11 +12,12 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Self
 
-from sqlalchemy import Engine, RowMapping, delete, select, update
+from sqlalchemy import Engine, delete, select, update
 
 from wawindow.adapters.db import schema as t
 from wawindow.adapters.db.ingest_store import SqlIngestStore
-from wawindow.domain.conversations import Conversation, EndedReason, Origin
+from wawindow.adapters.db.query_store import conversation_from_row
+from wawindow.domain.conversations import Conversation
 from wawindow.domain.identity import Identifier, IdentifierKind
 from wawindow.service.contacts import (
     StoredContact,
@@ -163,7 +164,7 @@ class SqlContactStore(SqlIngestStore):
         if row is None:
             latest = query.order_by(c.started_at.desc(), c.id.desc()).limit(1)
             row = self._conn.execute(latest).first()
-        return None if row is None else _conversation(row._mapping)
+        return None if row is None else conversation_from_row(row._mapping)
 
     def templates(self, tenant_id: str, line: str) -> list[StoredTemplate]:
         tp = t.templates.c
@@ -195,21 +196,3 @@ def _instant(value: object) -> datetime | None:
     else:
         return None
     return found.replace(tzinfo=UTC) if found.tzinfo is None else found.astimezone(UTC)
-
-
-def _conversation(row: RowMapping) -> Conversation:
-    reason = row["closed_reason"]
-    return Conversation(
-        id=row["id"],
-        started_at=row["started_at"],
-        first_message_id="",
-        last_message_at=row["last_message_at"],
-        initiated_by=row["initiated_by"],
-        origin=Origin(row["origin"]),
-        category=row["category"],
-        messages_count=row["messages_count"],
-        last_inbound_at=row["last_inbound_at"],
-        last_outbound_at=row["last_outbound_at"],
-        closed_at=row["closed_at"],
-        closed_reason=EndedReason(reason) if reason else None,
-    )

@@ -114,9 +114,10 @@ def _status_condition(window: StatusWindow) -> ColumnElement[bool]:
     return and_(~ended, ~recent)
 
 
-def _stored(row: RowMapping, ids: dict[str, Any]) -> StoredConversation:
+def conversation_from_row(row: RowMapping) -> Conversation:
+    """A stored conversation row as the domain's Conversation."""
     reason = row["closed_reason"]
-    conversation = Conversation(
+    return Conversation(
         id=row["id"],
         started_at=row["started_at"],
         first_message_id="",
@@ -130,8 +131,11 @@ def _stored(row: RowMapping, ids: dict[str, Any]) -> StoredConversation:
         closed_at=row["closed_at"],
         closed_reason=EndedReason(reason) if reason else None,
     )
+
+
+def _stored(row: RowMapping, ids: dict[str, Any]) -> StoredConversation:
     return StoredConversation(
-        conversation=conversation,
+        conversation=conversation_from_row(row),
         tenant_id=row["tenant_id"],
         thread_id=row["thread_id"],
         line=row["line"],

@@ -25,13 +25,9 @@ from starlette.concurrency import run_in_threadpool
 from wawindow.adapters.db.message_store import SqlMessageStore
 from wawindow.domain.drift import DriftKind
 from wawindow.entrypoints.api.deps import ServicesDep, TenantDep
-from wawindow.entrypoints.api.messages import (
-    check_period,
-    decimal_text,
-    query_instant,
-    tenant_rate_card,
-)
+from wawindow.entrypoints.api.messages import decimal_text, tenant_rate_card
 from wawindow.entrypoints.api.problems import problem_responses
+from wawindow.entrypoints.api.query_params import check_period, query_instant
 from wawindow.service.billing import (
     BillingSummary,
     GroupBy,

@@ -20,9 +20,10 @@ from wawindow.domain.facts import CloseReason, ManualClose
 from wawindow.domain.identity import Identity
 from wawindow.domain.policy import DEFAULT_POLICY
 from wawindow.domain.thread_view import ConversationView
-from wawindow.domain.times import iso_z, parse_iso, to_utc
+from wawindow.domain.times import iso_z, parse_iso
 from wawindow.entrypoints.api.deps import ServicesDep, TenantDep
 from wawindow.entrypoints.api.problems import Problem, problem_responses
+from wawindow.entrypoints.api.query_params import check_period, query_instant
 from wawindow.service.queries import (
     ConversationFilter,
     ConversationListing,
@@ -119,10 +120,11 @@ async def conversations(
         external_ref=customer_id,
         contact_phone=_phone(contact_phone),
         contact_bsuid=contact_bsuid,
-        since=_instant(since, "query.since"),
-        until=_instant(until, "query.until"),
+        since=query_instant(since, "query.since"),
+        until=query_instant(until, "query.until"),
         after=_decode_cursor(cursor) if cursor else None,
     )
+    check_period(where.since, where.until)
 
     def load() -> ConversationListing:
         with SqlQueryStore(svc.engine) as store:
@@ -193,17 +195,6 @@ def _find(
             field="path.conversation_id",
         )
     return found
-
-
-def _instant(value: datetime | None, field: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return to_utc(value)
-    except (OverflowError, ValueError) as error:
-        raise Problem(
-            422, "validation_error", "Invalid request", "not a representable UTC time", field=field
-        ) from error
 
 
 def _phone(value: str | None) -> str | None:

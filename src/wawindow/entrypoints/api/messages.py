@@ -26,9 +26,9 @@ from wawindow.domain.drift import Drift, DriftKind
 from wawindow.domain.facts import Direction
 from wawindow.domain.pricing import Source
 from wawindow.domain.rate_card import RateCard
-from wawindow.domain.times import to_utc
 from wawindow.entrypoints.api.deps import ServicesDep, TenantDep
 from wawindow.entrypoints.api.problems import Problem, problem_responses
+from wawindow.entrypoints.api.query_params import check_period, query_instant
 from wawindow.service.messages_query import (
     MessageFilter,
     MessagePage,
@@ -120,29 +120,6 @@ class MessagePageOut(BaseModel):
     total: int
     page: int
     page_size: int
-
-
-def query_instant(value: datetime | None, field: str) -> datetime | None:
-    """A query time as a UTC instant (no offset: UTC); out-of-range values are a 422."""
-    if value is None:
-        return None
-    try:
-        return to_utc(value)
-    except (OverflowError, ValueError) as error:
-        raise Problem(
-            422, "validation_error", "Invalid request", "time out of range", field=field
-        ) from error
-
-
-def check_period(since: datetime | None, until: datetime | None) -> None:
-    if since is not None and until is not None and until <= since:
-        raise Problem(
-            422,
-            "validation_error",
-            "Invalid request",
-            "until must be after since",
-            field="query.until",
-        )
 
 
 def decimal_text(value: Decimal) -> str:
