@@ -293,3 +293,18 @@ rate_markets = Table(
     Column("country", String(2), primary_key=True),
     Column("market", String(64), nullable=False),
 )
+
+# ---- Sending (POST /v1/messages, the Graph proxy): tables below this line ----
+
+
+# (end of the sending tables)
+
+# ---- Webhooks out (endpoints, deliveries, attempts): tables below this line ----
+
+
+# (end of the webhook tables)
+
+# ---- The scheduler: tables below this line ----
+
+
+# (end of the scheduler tables)
