@@ -69,6 +69,41 @@ class Settings(BaseSettings):
         default=True, description="Apply database migrations before serving."
     )
     log_level: LogLevel = Field(default="info", description="Log level (uvicorn's names).")
+    graph_base_url: str = Field(
+        default="https://graph.facebook.com",
+        min_length=1,
+        description="Where sends go when a line names no Graph base URL of its own.",
+    )
+    graph_api_version: str = Field(
+        default="v23.0",
+        pattern=r"^v[0-9]+\.[0-9]+$",
+        description="The Graph API version of sends made through POST /v1/messages.",
+    )
+    send_connect_timeout: float = Field(
+        default=5.0, gt=0, description="Seconds to open a connection to WhatsApp."
+    )
+    send_read_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description=(
+            "Seconds to wait for WhatsApp's answer to a send; after that the outcome is "
+            "unknown and the send is not repeated."
+        ),
+    )
+    send_attempts: int = Field(
+        default=4, ge=1, le=10, description="Attempts per send (retries when surely not sent)."
+    )
+    send_backoff: float = Field(
+        default=0.5, ge=0, description="Seconds before the first retry; doubles each time."
+    )
+    send_backoff_limit: float = Field(
+        default=8.0, ge=0, description="The longest wait between two attempts, in seconds."
+    )
+    pair_spacing: float = Field(
+        default=6.0,
+        ge=0,
+        description="Seconds between sends to one user after WhatsApp's pair rate limit (131056).",
+    )
 
     @field_validator("sqlite_synchronous", mode="before")
     @classmethod

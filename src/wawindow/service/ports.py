@@ -116,3 +116,67 @@ class IngestStore(Protocol):
 
     def template_rows(self) -> TemplateRows:
         """The template registry's rows, in this transaction."""
+
+
+# --------------------------------------------------------------------------- sending to WhatsApp
+
+
+@dataclass(frozen=True, slots=True)
+class GraphLine:
+    """Where and as whom to call the Graph API for one business line."""
+
+    phone_number_id: str
+    access_token: str
+    base_url: str  # e.g. https://graph.facebook.com (no version)
+
+
+@dataclass(frozen=True, slots=True)
+class GraphReply:
+    """WhatsApp's answer, exactly: the HTTP status and the JSON body.
+
+    ``attempts`` counts the requests made for it (retries included).
+    """
+
+    status: int
+    body: dict[str, object]
+    attempts: int = 1
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+class SendOutcomeUnknown(Exception):
+    """The request may have reached WhatsApp, and no answer came: it is not sent again."""
+
+    def __init__(self, reason: str, attempts: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.attempts = attempts
+
+
+class WhatsAppUnreachable(Exception):
+    """Every attempt failed before the request reached WhatsApp: surely not sent."""
+
+    def __init__(self, reason: str, attempts: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.attempts = attempts
+
+
+class WhatsAppClient(Protocol):
+    """The Cloud API's messages endpoint: ``POST {base}/{version}/{phone_number_id}/messages``.
+
+    ``send`` retries only what surely never reached WhatsApp, or what WhatsApp
+    refused to take for now (5xx, throughput 130429, pair rate limit 131056);
+    raises ``SendOutcomeUnknown`` when a request went out and no answer came, and
+    ``WhatsAppUnreachable`` when no attempt got through.
+    ``recipient`` (the wa_id or BSUID) keys the spacing of sends to one user.
+    ``forward`` posts a request that is not a send (e.g. mark as read) once.
+    """
+
+    def send(
+        self, line: GraphLine, version: str, body: dict[str, object], recipient: str
+    ) -> GraphReply: ...
+
+    def forward(self, line: GraphLine, version: str, body: dict[str, object]) -> GraphReply: ...

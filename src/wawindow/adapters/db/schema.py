@@ -296,6 +296,29 @@ rate_markets = Table(
 
 # ---- Sending (POST /v1/messages, the Graph proxy): tables below this line ----
 
+# One row per send request that passed the gate: its idempotency key and outcome.
+sends = Table(
+    "sends",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("tenant_id", Id, ForeignKey("tenants.id"), nullable=False),
+    Column("line", String(64), ForeignKey("lines.phone_number_id"), nullable=False),
+    Column("contact_id", Id),  # null until the recipient is a known contact
+    Column("recipient", String(200), nullable=False),  # the wa_id or BSUID sent to
+    Column("source", String(16), nullable=False),  # api, reply or proxy
+    Column("idempotency_key", String(255)),
+    Column("request_hash", String(64), nullable=False),
+    Column("state", String(16), nullable=False),  # queued, accepted, failed or unknown
+    Column("wamid", String(200)),
+    Column("decision", JSON, nullable=False),
+    Column("error", JSON),
+    Column("response_status", Integer),  # what the first request was answered
+    Column("response", JSON),
+    Column("created_at", When, nullable=False),
+    Column("updated_at", When, nullable=False),
+    UniqueConstraint("tenant_id", "idempotency_key"),
+    Index("ix_sends_tenant_id_wamid", "tenant_id", "wamid"),
+)
 
 # (end of the sending tables)
 

@@ -1,0 +1,1 @@
+"""The WhatsApp Cloud API (Graph API) as wawindow calls it: sending messages."""
