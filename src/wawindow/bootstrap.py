@@ -11,10 +11,14 @@ from sqlalchemy import Engine
 from wawindow.adapters.db.engine import make_engine
 from wawindow.adapters.db.ingest_store import SqlIngestStore
 from wawindow.adapters.db.migrate import upgrade
+from wawindow.adapters.db.send_store import SqlSendStores
 from wawindow.adapters.db.tenant_store import SqlTenantStore
+from wawindow.adapters.whatsapp.client import HttpWhatsAppClient
 from wawindow.config import Settings, load_settings
 from wawindow.entrypoints.api.metrics import Metrics
 from wawindow.service.ingest import Ingestor
+from wawindow.service.ports import WhatsAppClient
+from wawindow.service.sending import Sender
 
 
 def utc_now() -> datetime:
@@ -30,6 +34,17 @@ class Services:
     ingestor: Ingestor = field(default_factory=Ingestor)
     metrics: Metrics = field(default_factory=Metrics)
     clock: Callable[[], datetime] = utc_now
+    whatsapp: WhatsAppClient = field(default_factory=HttpWhatsAppClient)
+
+    def sender(self) -> Sender:
+        """Sends through the gate with this process's WhatsApp client and thread cache."""
+        return Sender(
+            SqlSendStores(self.engine),
+            self.ingestor,
+            self.whatsapp,
+            self.settings.graph_base_url,
+            self.settings.graph_api_version,
+        )
 
     def ingest_store(self) -> SqlIngestStore:
         return SqlIngestStore(self.engine)
@@ -43,4 +58,4 @@ def build_services(settings: Settings | None = None, migrate: bool | None = None
     engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     if settings.migrate_on_start if migrate is None else migrate:
         upgrade(engine)
-    return Services(settings, engine)
+    return Services(settings, engine, whatsapp=HttpWhatsAppClient.from_settings(settings))

@@ -298,3 +298,20 @@ def test_no_expected_billing_before_the_first_era() -> None:
 def test_approved_keeps_only_sendable_templates() -> None:
     flagged = Template.of("warned", "es", "x", category="utility", status="FLAGGED")
     assert approved((*TEMPLATES, flagged)) == (ORDER_UPDATE, PROMO, flagged)
+
+
+def test_the_reply_that_opens_a_free_entry_point_is_expected_free() -> None:
+    at = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+    lead = EntryPoint(lead_at=at - timedelta(hours=1), lead_message_id="wamid.ad")
+    request = SendRequest(free_form_type="text")
+    assert billing_of(request, at, state(at - timedelta(hours=1), entry_point=lead)) == (
+        "PMP",
+        "free_entry_point",
+        False,
+    )
+    late = EntryPoint(lead_at=at - timedelta(hours=25), lead_message_id="wamid.ad")
+    assert billing_of(request, at, state(at - timedelta(hours=1), entry_point=late)) == (
+        "PMP",
+        "free_customer_service",
+        False,
+    )

@@ -152,7 +152,9 @@ def expected_billing(
     era = era_at(at, policy.timezone)
     if era is None:
         return None
-    context = PricingContext(state.window.is_open(at), state.entry_point.is_open(at))
+    # This very message may be the reply that opens a free entry point (and is in it).
+    entry_point = state.entry_point.on_business_message(at)
+    context = PricingContext(state.window.is_open(at), entry_point.is_open(at))
     if era.model is Model.CBP:
         billing, _ = estimate_cbp(era, category, context, state.cbp, at)
         return billing

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from wawindow.domain.deadlines import deadlines
@@ -33,6 +34,7 @@ from wawindow.domain.facts import (
 )
 from wawindow.domain.identity import Identity, plan_merge
 from wawindow.domain.policy import Policy
+from wawindow.domain.thread import ThreadState
 from wawindow.domain.timeline import ThreadLog
 from wawindow.service.ports import IngestStore, LineInfo, ThreadRef
 from wawindow.service.templates_registry import apply_template_change
@@ -47,6 +49,7 @@ class IngestOutcome:
     repeated: int = 0  # facts stored before (a retried or overlapping webhook)
     dropped: dict[str, int] = field(default_factory=dict)  # reason -> count
     events: list[DomainEvent] = field(default_factory=list)
+    threads: list[ThreadRef] = field(default_factory=list)  # the threads facts were folded into
 
     def drop(self, reason: str) -> None:
         self.dropped[reason] = self.dropped.get(reason, 0) + 1
@@ -82,6 +85,12 @@ class ThreadCache:
                 self._logs.pop(thread_id, None)
 
 
+class ThreadReader(Protocol):
+    """What folding a stored thread reads (``IngestStore`` has it, as do read-only stores)."""
+
+    def thread_facts(self, thread_id: str) -> list[ThreadFact]: ...
+
+
 class Ingestor:
     """The ingest use case; one per process, sharing its thread cache."""
 
@@ -109,6 +118,33 @@ class Ingestor:
         """Record a close made through the API and fold it into its thread (one transaction)."""
         run = _Run(store, self.cache, now, None)
         return run.close(thread_id, fact)
+
+    def record(
+        self,
+        store: IngestStore,
+        facts: Sequence[Fact],
+        now: datetime,
+        before_commit: Callable[[IngestOutcome], None] | None = None,
+    ) -> IngestOutcome:
+        """Record facts wawindow made itself (a send it made) and fold them in, in the
+        store's transaction; ``before_commit`` writes more into it (e.g. the send's row)."""
+        run = _Run(store, self.cache, now, None)
+        return run.record(facts, before_commit)
+
+    def thread_state(self, store: ThreadReader, thread: ThreadRef, line: LineInfo) -> ThreadState:
+        """The folded state of a stored thread, e.g. for the send gate.
+
+        A cached log at the thread's version is used (and put back); otherwise the
+        thread is folded from its facts and *not* cached: a read outside the writer's
+        lock may see facts of a later version than ``thread.version``.
+        """
+        log = self.cache.get(thread)
+        if log is not None:
+            self.cache.put(thread.id, thread.version, log)
+            return log.state
+        log = ThreadLog(line.phone_number_id, policy_for(line))
+        log.extend(store.thread_facts(thread.id))
+        return log.state
 
 
 class _Run:
@@ -145,6 +181,17 @@ class _Run:
         self._return_logs()
         return self.outcome
 
+    def record(
+        self, facts: Sequence[Fact], before_commit: Callable[[IngestOutcome], None] | None
+    ) -> IngestOutcome:
+        for fact in facts:
+            self._one(fact, None)
+        if before_commit is not None:
+            before_commit(self.outcome)
+        self.store.commit()
+        self._return_logs()
+        return self.outcome
+
     def _return_logs(self) -> None:
         # Only after the commit: a log that saw a rolled-back transaction is never reused.
         for thread_id, log in self._logs.items():
@@ -167,7 +214,7 @@ class _Run:
         for line in {f.line for f in facts if not isinstance(f, TemplateChange)}:
             self.store.learn_account(line, accounts[0])
 
-    def _one(self, fact: Fact, inbox_id: int) -> None:
+    def _one(self, fact: Fact, inbox_id: int | None) -> None:
         if isinstance(fact, TemplateChange):
             self._template(fact, inbox_id)
             return
@@ -183,7 +230,7 @@ class _Run:
             return
         self._thread_fact(line, fact, inbox_id)
 
-    def _template(self, fact: TemplateChange, inbox_id: int) -> None:
+    def _template(self, fact: TemplateChange, inbox_id: int | None) -> None:
         lines = self.store.lines_of_account(fact.account)
         if self.trusted is not None:
             lines = [line for line in lines if line.phone_number_id in self.trusted]
@@ -197,7 +244,7 @@ class _Run:
             apply_template_change(self.store.template_rows(), tenant_id, mine, fact, self.now)
 
     def _identity(
-        self, line: LineInfo, fact: IdentityObserved | BsuidChanged, inbox_id: int
+        self, line: LineInfo, fact: IdentityObserved | BsuidChanged, inbox_id: int | None
     ) -> None:
         identity = fact.user
         if isinstance(fact, BsuidChanged):
@@ -207,7 +254,7 @@ class _Run:
             self._contact(line, identity, fact.at)
         self._count(self.store.add_fact(line.tenant_id, fact, None, inbox_id, self.now), fact)
 
-    def _thread_fact(self, line: LineInfo, fact: ThreadFact, inbox_id: int) -> None:
+    def _thread_fact(self, line: LineInfo, fact: ThreadFact, inbox_id: int | None) -> None:
         thread = self._thread(line, fact)
         if thread is None:
             self.outcome.drop("unidentified")
@@ -219,6 +266,7 @@ class _Run:
         self, line: LineInfo, thread: ThreadRef, fact: ThreadFact, inbox_id: int | None
     ) -> None:
         log = self._log(thread, line)
+        self.outcome.threads.append(thread)
         stored = self.store.add_fact(line.tenant_id, fact, thread.id, inbox_id, self.now)
         if not self._count(stored, fact):
             return

@@ -14,6 +14,7 @@ from wawindow.entrypoints.api import (
     conversations,
     health,
     messages,
+    sending,
     session_status,
     templates,
     webhooks_meta,
@@ -28,6 +29,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        services.whatsapp.close()
         services.engine.dispose()
 
     app = FastAPI(
@@ -42,4 +44,5 @@ def create_app(services: Services | None = None) -> FastAPI:
     app.include_router(webhooks_meta.router)
     for module in (conversations, session_status, contacts, messages, templates, billing):
         app.include_router(module.router)
+    app.include_router(sending.router)
     return app
