@@ -12,6 +12,7 @@ from wawindow.entrypoints.api import (
     billing,
     contacts,
     conversations,
+    graph_proxy,
     health,
     messages,
     sending,
@@ -45,4 +46,5 @@ def create_app(services: Services | None = None) -> FastAPI:
     for module in (conversations, session_status, contacts, messages, templates, billing):
         app.include_router(module.router)
     app.include_router(sending.router)
+    app.include_router(graph_proxy.router)
     return app
