@@ -140,8 +140,9 @@ class Ingestor:
         """
         log = self.cache.get(thread)
         if log is not None:
+            state = log.state  # before the log goes back: another fold may take it then
             self.cache.put(thread.id, thread.version, log)
-            return log.state
+            return state
         log = ThreadLog(line.phone_number_id, policy_for(line))
         log.extend(store.thread_facts(thread.id))
         return log.state
