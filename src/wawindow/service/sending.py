@@ -35,7 +35,7 @@ from wawindow.domain.identity import Identifier, IdentifierKind, Identity
 from wawindow.domain.policy import Policy
 from wawindow.domain.pricing import Billing, era_at
 from wawindow.domain.rate_card import Cost, RateCard, cost_of
-from wawindow.domain.send_gate import Decision, Reason, SendRequest, TemplateSend, decide
+from wawindow.domain.send_gate import Decision, SendRequest, TemplateSend, decide
 from wawindow.domain.templates import Template, find_template
 from wawindow.domain.thread import ThreadState
 from wawindow.domain.times import local_date
@@ -703,10 +703,6 @@ def approved_templates(quote: Quote) -> list[dict[str, Any]]:
         }
         for t in quote.decision.approved_templates
     ]
-
-
-def is_window_closed(decision: Decision) -> bool:
-    return decision.reason == Reason.WINDOW_CLOSED
 
 
 def _decimal_text(value: Decimal) -> str:
