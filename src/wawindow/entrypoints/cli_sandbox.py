@@ -11,7 +11,7 @@ import typer
 import uvicorn
 from rich.console import Console
 
-from wawindow.domain.times import parse_iso
+from wawindow.domain.times import iso_z, parse_iso
 from wawindow.entrypoints.sandbox.app import create_sandbox_app
 from wawindow.entrypoints.sandbox.clock import parse_duration
 from wawindow.entrypoints.sandbox.sandbox import (
@@ -123,6 +123,7 @@ def sandbox(
     out.print(f"WhatsApp sandbox on [bold]http://{shown}:{port}[/bold] (seed {world.ids.seed})")
     out.print(f"send to:   http://{shown}:{port}/v23.0/<phone_number_id>/messages")
     out.print(f"webhooks:  {webhook_url}")
-    out.print(f"clock:     {world.clock.now().isoformat()}")
+    frozen = " (frozen)" if world.clock.frozen else ""
+    out.print(f"clock:     {iso_z(world.clock.now())}{frozen}")
     out.print(f"API docs:  http://{shown}:{port}/docs")
     uvicorn.run(create_sandbox_app(world), host=host, port=port, log_level="warning")
