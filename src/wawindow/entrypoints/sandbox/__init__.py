@@ -16,6 +16,9 @@ Modules, each for one thing:
 - ``users``, ``template_list``, ``clock``, ``ids``: the sandbox's users, templates,
   clock and id source.
 - ``delivery``: posting signed webhooks in order, with retries (httpx).
+- ``message_log``: what was sent and received, and each webhook's fate.
 - ``sandbox``: the state of one running sandbox, tying the above together.
+- ``cloud_api``: the Cloud API routes, answered as WhatsApp answers.
+- ``control_api`` (and ``control_models``): the ``/sandbox/...`` routes.
 - ``app``: the FastAPI application.
 """
