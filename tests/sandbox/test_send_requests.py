@@ -252,6 +252,11 @@ def test_template_body_parameters_are_kept_positional_or_named() -> None:
     )
     assert isinstance(positional, MessageRequest)
     assert positional.template == TemplateCall("order_update", "en_US", ["Ann", "$5"])
+    upper = read_request(
+        template([{"type": "BODY", "parameters": [{"type": "TEXT", "text": "x"}]}])
+    )
+    assert isinstance(upper, MessageRequest)
+    assert upper.template == TemplateCall("order_update", "en_US", ["x"])
     named = read_request(
         template([{"type": "body", "parameters": [text_parameter("Ann", "first_name")]}])
     )

@@ -50,6 +50,7 @@ INTERACTIVE_TYPES: Final = frozenset(
         "product",
         "product_list",
         "catalog_message",
+        "carousel",
         "location_request_message",
         "address_message",
         "call_permission_request",
@@ -368,7 +369,7 @@ def _template(template: Mapping[str, Any]) -> TemplateCall:
 def _component(component: object, where: str) -> tuple[str, Parameters]:
     """A component's type and its parameters (a list, or a mapping when named)."""
     value = _object(component, where)
-    kind = value.get("type")
+    kind = _lower(value.get("type"))
     if kind not in _COMPONENT_TYPES:
         allowed = ", ".join(sorted(_COMPONENT_TYPES))
         raise InvalidRequest(f"Param {where}['type'] must be one of {{{allowed}}}, got {kind!r}.")
@@ -380,13 +381,13 @@ def _component(component: object, where: str) -> tuple[str, Parameters]:
     if names and len(names) != len(values):
         raise InvalidRequest(f"Param {where}['parameters'] mixes named and positional parameters.")
     if names:
-        return kind, {name: text for name, text in values if name is not None}
-    return kind, [text for _, text in values]
+        return str(kind), {name: text for name, text in values if name is not None}
+    return str(kind), [text for _, text in values]
 
 
 def _parameter(parameter: object, where: str) -> tuple[str | None, str]:
     value = _object(parameter, where)
-    kind = value.get("type")
+    kind = _lower(value.get("type"))
     key = _PARAMETER_VALUE_KEYS.get(kind) if isinstance(kind, str) else None
     if key is None:
         allowed = ", ".join(sorted(_PARAMETER_VALUE_KEYS))
@@ -407,6 +408,11 @@ def _parameter_text(value: object) -> str:
 
 
 # --------------------------------------------------------------------------- small readers
+
+
+def _lower(value: object) -> object:
+    """Component and parameter types are matched case-insensitively (``BODY``, ``body``)."""
+    return value.lower() if isinstance(value, str) else value
 
 
 def _object(value: object, where: str) -> Mapping[str, Any]:
