@@ -83,6 +83,8 @@ class WebhookSender:
                 await self._worker
         if self._client is not None:
             await self._client.aclose()
+        for post in self.posts:
+            post.done.set()  # whoever waits for a post that will not go out now stops waiting
 
     def post(self, field_name: str, body: bytes, delay: float = 0.0) -> WebhookPost:
         """Queue ``body``, to go out no sooner than ``delay`` seconds from now."""
