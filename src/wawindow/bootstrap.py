@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Engine
 
+from wawindow.adapters.clock import SandboxClock, system_now
 from wawindow.adapters.db.engine import make_engine
 from wawindow.adapters.db.ingest_store import SqlIngestStore
 from wawindow.adapters.db.migrate import upgrade
@@ -22,7 +23,7 @@ from wawindow.service.sending import Sender
 
 
 def utc_now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
+    return system_now()
 
 
 @dataclass
@@ -58,4 +59,7 @@ def build_services(settings: Settings | None = None, migrate: bool | None = None
     engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     if settings.migrate_on_start if migrate is None else migrate:
         upgrade(engine)
-    return Services(settings, engine, whatsapp=HttpWhatsAppClient.from_settings(settings))
+    services = Services(settings, engine, whatsapp=HttpWhatsAppClient.from_settings(settings))
+    if settings.clock_url is not None:
+        services.clock = SandboxClock(settings.clock_url)
+    return services

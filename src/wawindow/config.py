@@ -105,6 +105,14 @@ class Settings(BaseSettings):
         description="Seconds between sends to one user after WhatsApp's pair rate limit (131056).",
     )
 
+    clock_url: str | None = Field(
+        default=None,
+        description=(
+            "Follow the clock of a wawindow sandbox at this base URL instead of the system "
+            "clock (demos and end-to-end tests only, so that time can jump ahead)."
+        ),
+    )
+
     @field_validator("sqlite_synchronous", mode="before")
     @classmethod
     def _upper_case(cls, value: Any) -> Any:
