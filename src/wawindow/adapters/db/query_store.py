@@ -178,8 +178,8 @@ def _status_condition(window: StatusWindow) -> ColumnElement[bool]:
     A conversation is closed only while it is open (``close_conversation``), so a
     close is before ``last_message_at`` + 24h: one that has not ended has its last
     message after ``ended_before``. Active and inactive are therefore ranges of
-    ``last_message_at`` the (tenant_id, last_message_at) index serves, as big as
-    the conversations of the last day, whatever the size of the table.
+    ``last_message_at`` that the (tenant_id, last_message_at, closed_at) index
+    serves, as big as the last day's conversations, whatever the table's size.
     """
     ended = or_(c.closed_at <= window.now, c.last_message_at <= window.ended_before)
     if window.status is ConversationStatus.ENDED:
