@@ -77,9 +77,10 @@ class ApiWorld:
     def request(
         self, method: str, path: str, key: str | None = None, **options: Any
     ) -> httpx.Response:
-        """``key=""`` sends no API key at all."""
+        """``key=""`` sends no API key at all; ``headers=`` are sent too."""
         chosen = self.default_key if key is None else key
         headers = {"X-API-Key": chosen} if chosen else {}
+        headers.update(options.pop("headers", {}))
 
         async def go() -> httpx.Response:
             transport = httpx.ASGITransport(app=self.app, raise_app_exceptions=False)

@@ -238,6 +238,48 @@ def test_a_merged_away_id_resolves_to_the_survivor(world: ApiWorld) -> None:
     assert world.get("/v1/contacts", bsuid=BSUID).json()["items"][0]["id"] == older["id"]
 
 
+def _merge_older_whatsapp_contact_with(world: ApiWorld, **younger: str) -> str:
+    """A contact WhatsApp knows by phone number (an hour ago), one posted now with
+    ``younger``'s identifiers, then a payload naming the phone number with the BSUID:
+    the older contact survives. Its id."""
+    user = Identity.of(wa_id=WA_ID)
+    world.ingest(InboundMessage(LINE, "wamid.1", world.now - timedelta(hours=1), user, "text"))
+    _create(world, bsuid=BSUID, **younger)
+    world.ingest(IdentityObserved(LINE, world.now, Identity.of(wa_id=WA_ID, bsuid=BSUID)))
+    [survivor] = world.get("/v1/contacts", bsuid=BSUID).json()["items"]
+    survivor_id: str = survivor["id"]
+    return survivor_id
+
+
+def _stored_external_ref(world: ApiWorld, contact_id: str) -> str | None:
+    with world.services.engine.connect() as connection:
+        query = select(t.contacts.c.external_ref).where(t.contacts.c.id == contact_id)
+        found: str | None = connection.execute(query).scalar_one()
+        return found
+
+
+def test_a_merge_gives_the_survivor_the_absorbed_contacts_external_ref(db_url: str) -> None:
+    with ApiWorld.open(db_url) as world:
+        survivor = _merge_older_whatsapp_contact_with(world, external_ref="customer_12345")
+        assert _stored_external_ref(world, survivor) == "customer_12345"
+        listed = world.get("/v1/conversations", customer_id="customer_12345").json()["items"]
+        assert [(c["contact_id"], c["customer_id"]) for c in listed] == [
+            (survivor, "customer_12345")
+        ]
+        status = world.get("/v1/session-status", phone_number_id=LINE, customer_id="customer_12345")
+        assert status.json()["contact_id"] == survivor
+
+
+def test_a_merge_keeps_the_survivors_own_external_ref(world: ApiWorld) -> None:
+    _create(world, phone=PHONE, external_ref="customer_1")
+    world.now += timedelta(seconds=1)
+    _create(world, bsuid=BSUID, external_ref="customer_2")
+    world.ingest(IdentityObserved(LINE, world.now, Identity.of(wa_id=WA_ID, bsuid=BSUID)))
+    [survivor] = world.get("/v1/contacts", external_ref="customer_2").json()["items"]
+    assert survivor["external_ref"] == "customer_1"
+    assert _stored_external_ref(world, survivor["id"]) == "customer_1"
+
+
 def test_an_unknown_id_is_a_404_problem(world: ApiWorld) -> None:
     problem = _problem(world.get("/v1/contacts/ct_nobody"), 404)
     assert problem["errors"] == [{"field": "path.contact_id", "message": problem["detail"]}]

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.api.client import ApiWorld
 from wawindow.adapters.db.tenant_store import SqlTenantStore
 from wawindow.bootstrap import Services, build_services
 from wawindow.config import Settings
@@ -192,3 +193,14 @@ def test_a_time_out_of_range_is_a_problem_not_a_500(api: Api) -> None:
     response = api.get("/v1/conversations", since="9999-12-31T23:00:00-05:00")
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "query.since"
+
+
+def test_a_page_beyond_the_last_possible_is_a_problem_not_a_500(db_url: str) -> None:
+    # Found by the Schemathesis run: the offset of such a page overflowed PostgreSQL's bigint.
+    with ApiWorld.open(db_url) as world:
+        response = world.get("/v1/conversations", page=str(2**63), page_size="100")
+        assert response.status_code == 422, response.text
+        assert [e["field"] for e in response.json()["errors"]] == ["query.page"]
+        last = world.get("/v1/conversations", page="1000000", page_size="500")
+        assert last.status_code == 200, last.text
+        assert last.json()["items"] == []

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import httpx
 import pytest
-from fastapi import FastAPI, HTTPException
+from fastapi import Depends, FastAPI, HTTPException
+from fastapi.security import APIKeyHeader
 from pydantic import BaseModel
 
 from wawindow.entrypoints.api.problems import (
@@ -18,6 +19,7 @@ from wawindow.entrypoints.api.problems import (
     PROBLEM_TYPE_BASE,
     FieldError,
     Problem,
+    document_problems,
     install_problem_handlers,
     problem_responses,
 )
@@ -29,6 +31,9 @@ class CloseRequest(BaseModel):
 
 class Batch(BaseModel):
     items: list[int]
+
+
+API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False)
 
 
 def make_app() -> FastAPI:
@@ -233,6 +238,51 @@ def test_openapi_documents_problem_documents() -> None:
     assert set(problem_schema["required"]) == {"type", "title", "status"}
     assert "FieldError" in schema["components"]["schemas"]
     assert "HTTPValidationError" not in schema["components"]["schemas"]
+
+
+def test_a_body_that_is_not_utf8_is_a_400_naming_the_body() -> None:
+    response = call(
+        make_app(),
+        "POST",
+        "/batch",
+        content=b"\xc7z\xb1\xde",
+        headers={"content-type": "application/json"},
+    )
+    body = assert_problem(response, 400, "bad_request")
+    assert body["errors"] == [{"field": "body", "message": "There was an error parsing the body"}]
+
+
+def test_every_operation_documents_the_problems_the_framework_answers() -> None:
+    app = FastAPI()
+    install_problem_handlers(app)
+    document_problems(app)
+
+    @app.get("/plain")
+    def plain() -> dict[str, str]:
+        return {}
+
+    @app.get("/items/{item_id}")
+    def item(item_id: int, api_key: Annotated[str | None, Depends(API_KEY)]) -> dict[str, str]:
+        return {}
+
+    @app.post("/items")
+    def add(request: Batch) -> dict[str, str]:
+        return {}
+
+    document = app.openapi()
+    paths = document["paths"]
+    assert set(paths["/plain"]["get"]["responses"]) == {"200", "500"}
+    assert set(paths["/items/{item_id}"]["get"]["responses"]) == {"200", "401", "422", "500"}
+    assert set(paths["/items"]["post"]["responses"]) == {"200", "400", "422", "500"}
+    for status, response in paths["/items"]["post"]["responses"].items():
+        if status != "200":
+            assert response["content"] == {
+                PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/ProblemDocument"}}
+            }
+    schemas = document["components"]["schemas"]
+    assert {"ProblemDocument", "FieldError"} <= set(schemas)
+    assert not {"HTTPValidationError", "ValidationError"} & set(schemas)
+    assert app.openapi() is document  # built once
 
 
 def test_problem_rejects_non_error_status_and_clashing_members() -> None:

@@ -271,3 +271,9 @@ def test_the_openapi_document_describes_the_endpoints(world: ApiWorld) -> None:
     schemas = document["components"]["schemas"]
     assert "LOCKED" not in schemas["TemplateStatusIn"]["enum"]
     assert schemas["RegistryTemplate"]["required"]
+
+
+def test_pages_are_bounded_as_on_every_list(world: ApiWorld) -> None:
+    response = world.get("/v1/templates", page=str(2**63))
+    assert fields(response) == ["query.page"]
+    assert world.get("/v1/templates", page="1000000").json()["items"] == []

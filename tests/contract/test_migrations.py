@@ -7,12 +7,13 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, Inspector, Table, UniqueConstraint, inspect
 
 from wawindow.adapters.db.engine import make_engine
-from wawindow.adapters.db.migrate import current_revision, head_revision, upgrade
+from wawindow.adapters.db.migrate import alembic_config, current_revision, head_revision, upgrade
 from wawindow.adapters.db.schema import metadata
 
 
@@ -115,3 +116,15 @@ def _reflected_names(inspector: Inspector, table: str) -> Names:
             if "duplicates_constraint" not in ix
         },
     }
+
+
+def test_the_query_indexes_come_off_and_back(engine: Engine) -> None:
+    # 0003 only adds and swaps indexes: a downgrade past it and back gives the same schema.
+    upgrade(engine)
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0002")
+    assert "ix_contacts_tenant_id" in {ix["name"] for ix in inspect(engine).get_indexes("contacts")}
+    upgrade(engine)
+    test_the_migration_names_every_key_constraint_and_index_as_the_schema(engine)

@@ -14,10 +14,12 @@ from wawindow.adapters.db.ingest_store import SqlIngestStore
 from wawindow.adapters.db.migrate import upgrade
 from wawindow.adapters.db.query_store import SqlQueryStore
 from wawindow.adapters.db.tenant_store import SqlTenantStore
-from wawindow.domain.facts import InboundMessage, OutboundMessage, StatusUpdate
+from wawindow.domain.conversations import ConversationStatus
+from wawindow.domain.facts import InboundMessage, ManualClose, OutboundMessage, StatusUpdate
 from wawindow.domain.identity import Identifier, Identity
+from wawindow.domain.policy import DEFAULT_POLICY
 from wawindow.service.ingest import Ingestor, ThreadCache
-from wawindow.service.queries import list_conversations
+from wawindow.service.queries import ConversationFilter, list_conversations, status_window
 from wawindow.service.tenants import (
     LineSpec,
     TenantError,
@@ -178,6 +180,34 @@ def test_conversations_are_listed_newest_first_with_status_now(engine: Engine, t
     assert newest_view.status.value == "active"
     assert oldest_view.status.value == "ended"
     assert other.total == 0
+
+
+def test_the_status_filters_agree_with_the_status_shown_at_every_boundary(
+    engine: Engine, tenant: str
+) -> None:
+    # Last messages on each side of the 30-minute and 24-hour marks, and a close.
+    ages = [timedelta(minutes=30), timedelta(minutes=30) - timedelta(seconds=1), timedelta(0)]
+    ages += [timedelta(hours=24), timedelta(hours=24) - timedelta(seconds=1)]
+    for n, age in enumerate(ages):
+        user = Identity.of(wa_id=f"2782123450{n}")
+        _ingest(engine, f"b{n}".encode(), InboundMessage(LINE, f"m{n}", NOW - age, user, "text"))
+    closing = Identity.of(wa_id="27821234599")
+    _ingest(engine, b"c1", InboundMessage(LINE, "m99", NOW - timedelta(minutes=2), closing, "text"))
+    _ingest(engine, b"c2", ManualClose(LINE, "close-1", NOW - timedelta(minutes=1), closing))
+    with SqlQueryStore(engine) as store:
+        shown = {
+            row.conversation.id: view.status
+            for row, view in list_conversations(store, tenant, NOW, page_size=50).items
+        }
+        for status in ConversationStatus:
+            where = ConversationFilter(status=status_window(status, NOW, DEFAULT_POLICY))
+            listed = list_conversations(store, tenant, NOW, where, page_size=50)
+            expected = {cid for cid, view_status in shown.items() if view_status is status}
+            assert {row.conversation.id for row, _ in listed.items} == expected, status
+            assert listed.total == len(expected)
+    assert sorted(shown.values()) == sorted(
+        ["inactive", "active", "active", "ended", "inactive", "ended"]
+    )
 
 
 def test_identifiers_are_unique_per_tenant(engine: Engine, tenant: str) -> None:

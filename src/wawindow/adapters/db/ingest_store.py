@@ -172,6 +172,7 @@ class SqlIngestStore(Transaction):
         self._conn.execute(
             update(t.contacts).where(t.contacts.c.id.in_(absorbed)).values(merged_into=survivor)
         )
+        self._carry_external_ref(tenant_id, survivor, absorbed)
         changed: set[str] = set()
         rows = self._conn.execute(
             select(t.threads).where(
@@ -183,6 +184,22 @@ class SqlIngestStore(Transaction):
             self._move_thread(row.id, target.id)
             changed.add(target.id)
         return sorted(changed)
+
+    def _carry_external_ref(self, tenant_id: str, survivor: str, absorbed: Sequence[str]) -> None:
+        """The survivor keeps its own ``external_ref``; without one it takes the oldest
+        absorbed contact's, whose identifier the merge moved to it."""
+        c = t.contacts.c
+        rows = self._conn.execute(
+            select(c.id, c.external_ref).where(
+                c.tenant_id == tenant_id, c.id.in_([survivor, *absorbed])
+            )
+        )
+        refs = {row.id: row.external_ref for row in rows}
+        carried = next((refs[a] for a in absorbed if refs.get(a)), None)
+        if refs.get(survivor) is None and carried is not None:
+            self._conn.execute(
+                update(t.contacts).where(c.id == survivor).values(external_ref=carried)
+            )
 
     def _move_thread(self, source: str, target: str) -> None:
         for table in (t.facts, t.messages, t.conversations, t.drift):

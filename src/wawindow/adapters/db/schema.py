@@ -119,12 +119,14 @@ contacts = Table(
     "contacts",
     metadata,
     Column("id", Id, primary_key=True),
-    Column("tenant_id", Id, ForeignKey("tenants.id"), nullable=False, index=True),
+    Column("tenant_id", Id, ForeignKey("tenants.id"), nullable=False),
     Column("name", String(200)),
     Column("name_at", When),  # the time of the fact the name came from: the latest wins
     Column("external_ref", String(200)),
     Column("created_at", When, nullable=False),
     Column("merged_into", Id),  # set when absorbed by a merge; the id keeps resolving
+    # Conversations by customer_id; also serves every lookup by tenant alone.
+    Index("ix_contacts_tenant_id_external_ref", "tenant_id", "external_ref"),
 )
 
 contact_identifiers = Table(
@@ -150,6 +152,7 @@ threads = Table(
     Column("window_ends_at", When),
     Column("updated_at", When, nullable=False),
     UniqueConstraint("tenant_id", "line", "contact_id"),
+    Index("ix_threads_tenant_id_contact_id", "tenant_id", "contact_id"),  # a contact's threads
 )
 
 facts = Table(
@@ -173,7 +176,7 @@ conversations = Table(
     metadata,
     Column("id", Id, primary_key=True),
     Column("tenant_id", Id, ForeignKey("tenants.id"), nullable=False),
-    Column("thread_id", Id, ForeignKey("threads.id"), nullable=False, index=True),
+    Column("thread_id", Id, ForeignKey("threads.id"), nullable=False),
     Column("line", String(64), nullable=False),
     Column("contact_id", Id, nullable=False),
     Column("started_at", When, nullable=False),
@@ -186,7 +189,17 @@ conversations = Table(
     Column("messages_count", Integer, nullable=False),
     Column("last_inbound_at", When),
     Column("last_outbound_at", When),
-    Index("ix_conversations_tenant_id_started_at", "tenant_id", "started_at"),
+    Index("ix_conversations_tenant_id_started_at", "tenant_id", "started_at"),  # newest first
+    # status=active|inactive: a bounded range of recent last messages; with closed_at, the
+    # statuses are counted from the index alone.
+    Index(
+        "ix_conversations_tenant_id_last_message_at_closed_at",
+        "tenant_id",
+        "last_message_at",
+        "closed_at",
+    ),
+    Index("ix_conversations_tenant_id_contact_id", "tenant_id", "contact_id"),  # by customer
+    Index("ix_conversations_thread_id_started_at", "thread_id", "started_at"),  # a thread's latest
 )
 
 conversation_aliases = Table(

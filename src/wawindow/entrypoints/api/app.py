@@ -20,7 +20,7 @@ from wawindow.entrypoints.api import (
     templates,
     webhooks_meta,
 )
-from wawindow.entrypoints.api.problems import install_problem_handlers
+from wawindow.entrypoints.api.problems import document_problems, install_problem_handlers
 
 
 def create_app(services: Services | None = None) -> FastAPI:
@@ -41,6 +41,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     )
     app.state.services = services
     install_problem_handlers(app)
+    document_problems(app)
     app.include_router(health.router)
     app.include_router(webhooks_meta.router)
     for module in (conversations, session_status, contacts, messages, templates, billing):

@@ -109,7 +109,7 @@ async def conversations(
     contact_bsuid: str | None = None,
     since: Annotated[datetime | None, Query(description="started_at at or after.")] = None,
     until: Annotated[datetime | None, Query(description="started_at before.")] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(description="next_cursor of the page before.")] = None,
 ) -> ConversationPage:

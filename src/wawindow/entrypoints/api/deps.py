@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from wawindow.bootstrap import Services
@@ -19,16 +20,23 @@ def services(request: Request) -> Services:
 
 ServicesDep = Annotated[Services, Depends(services)]
 
+# Declared as security schemes (not plain headers) so the OpenAPI document says how
+# to authenticate; ``auto_error=False`` leaves the 401 to ``tenant_id``, as a problem.
+API_KEY_HEADER = APIKeyHeader(
+    name="X-API-Key", scheme_name="ApiKey", auto_error=False, description="The tenant's API key."
+)
+BEARER = HTTPBearer(
+    scheme_name="Bearer", auto_error=False, description="The tenant's API key as a bearer token."
+)
+
 
 async def tenant_id(
     svc: ServicesDep,
-    x_api_key: Annotated[str | None, Header()] = None,
-    authorization: Annotated[str | None, Header()] = None,
+    x_api_key: Annotated[str | None, Depends(API_KEY_HEADER)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
 ) -> str:
     """The tenant of the API key (``X-API-Key``, or ``Authorization: Bearer``)."""
-    key = x_api_key
-    if key is None and authorization and authorization.lower().startswith("bearer "):
-        key = authorization[7:].strip()
+    key = x_api_key or (bearer.credentials.strip() if bearer else None)
     if not key:
         raise _unauthorized("send an API key in X-API-Key or Authorization: Bearer")
 

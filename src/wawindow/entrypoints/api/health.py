@@ -33,7 +33,20 @@ async def readyz(svc: ServicesDep) -> dict[str, str]:
     return {"status": "ready", "database": svc.engine.dialect.name}
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+METRICS_CONTENT = {
+    media_type: {"schema": {"type": "string"}}
+    for media_type in ("text/plain", "application/openmetrics-text")
+}
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={
+        200: {"description": "The exposition, as `Accept` asks", "content": METRICS_CONTENT}
+    },
+)
 async def metrics(svc: ServicesDep, accept: Annotated[str | None, Header()] = None) -> Response:
     body, content_type = svc.metrics.render(accept)
     return Response(body, media_type=content_type)

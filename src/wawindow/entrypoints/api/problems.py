@@ -17,6 +17,12 @@ wrong in a request, not only for the errors our own code raises:
 - anything else → a 500 problem that reveals nothing about the internals
   (no exception text, no traceback), logged with an ``error_id`` that is also
   in the response, so an operator can find the traceback a user reports.
+
+``document_problems(app)`` makes the OpenAPI document say so for every
+operation, including those added later: the problems the framework answers
+by itself (400 for a body that cannot be read, 401 where a key is required, 422
+where there is input to validate, 500 anywhere) are listed with the problem
+schema, in place of FastAPI's ``HTTPValidationError``.
 """
 
 from __future__ import annotations
@@ -42,7 +48,14 @@ PROBLEM_TYPE_BASE: Final = "https://wawindow.dev/problems/"
 MAX_FIELD_ERRORS: Final = 100
 """At most this many field errors are listed; a huge bad list must not give a huge answer."""
 
-_PROBLEM_SCHEMA_REF: Final = "#/components/schemas/ProblemDocument"
+_SCHEMA_REF_TEMPLATE: Final = "#/components/schemas/{model}"
+_PROBLEM_SCHEMA_REF: Final = _SCHEMA_REF_TEMPLATE.format(model="ProblemDocument")
+_FASTAPI_VALIDATION_SCHEMAS: Final = ("HTTPValidationError", "ValidationError")
+_OPERATION_METHODS: Final = frozenset(
+    {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+)
+# What FastAPI answers when a request body cannot be read (e.g. it is not UTF-8).
+_UNREADABLE_BODY_DETAIL: Final = "There was an error parsing the body"
 _STANDARD_MEMBERS: Final = frozenset({"type", "title", "status", "detail", "instance", "errors"})
 
 # Stable slugs for the statuses the framework raises by itself. Spelled out rather
@@ -244,11 +257,13 @@ def http_problem(error: StarletteHTTPException) -> Problem:
     """A problem for ``HTTPException`` (ours or Starlette's routing 404/405)."""
     phrase = _status_phrase(error.status_code)
     detail = error.detail if isinstance(error.detail, str) and error.detail != phrase else None
+    unreadable = error.status_code == 400 and detail == _UNREADABLE_BODY_DETAIL
     return Problem(
         error.status_code,
         _status_slug(error.status_code),
         phrase,
         detail,
+        field="body" if unreadable else None,
         headers=error.headers,
     )
 
@@ -301,3 +316,58 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _handle_validation)
     app.add_exception_handler(StarletteHTTPException, _handle_http)
     app.add_exception_handler(Exception, _handle_unexpected)
+
+
+def document_problems(app: FastAPI) -> None:
+    """Have ``app``'s OpenAPI document list, per operation, the problems it can answer.
+
+    Routes document the problems of their own rules (404, 409, ...) with
+    ``problem_responses``; this adds those any operation can get from the
+    framework, so no operation, present or added later, leaves one out.
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            _add_framework_problems(generate())  # ``generate`` caches it in ``openapi_schema``
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _add_framework_problems(document: dict[str, Any]) -> None:
+    for path_item in document.get("paths", {}).values():
+        for method, operation in path_item.items():
+            if method in _OPERATION_METHODS:
+                _add_operation_problems(operation)
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    problem = ProblemDocument.model_json_schema(
+        ref_template=_SCHEMA_REF_TEMPLATE, mode="serialization"
+    )
+    for name, schema in {**problem.pop("$defs", {}), "ProblemDocument": problem}.items():
+        schemas.setdefault(name, schema)
+    for name in _FASTAPI_VALIDATION_SCHEMAS:
+        schemas.pop(name, None)
+
+
+def _add_operation_problems(operation: dict[str, Any]) -> None:
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    needed = {500}
+    if "requestBody" in operation:
+        needed |= {400, 422}
+    if operation.get("parameters"):
+        needed.add(422)
+    if operation.get("security"):
+        needed.add(401)
+    for key, response in list(responses.items()):
+        if "HTTPValidationError" in str(response.get("content", "")):
+            responses[key] = _problem_response(int(key))
+    for status in sorted(needed):
+        responses.setdefault(str(status), _problem_response(status))
+
+
+def _problem_response(status: int) -> dict[str, Any]:
+    return {
+        "description": _status_phrase(status),
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": _PROBLEM_SCHEMA_REF}}},
+    }

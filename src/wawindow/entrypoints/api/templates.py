@@ -228,7 +228,7 @@ async def templates(
         str | None, Query(pattern=_LANGUAGE_PATTERN), AfterValidator(_optional_language)
     ] = None,
     category: Annotated[str | None, Query(max_length=64)] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> TemplatePage:
     where = TemplateFilter(

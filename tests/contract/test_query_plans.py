@@ -1,0 +1,225 @@
+"""Which index serves each read of ``GET /v1/conversations`` and ``GET /v1/session-status``.
+
+The reads are run as the API runs them; their SQL is captured and explained. On
+SQLite the plan is the one a database without statistics gets (no ``ANALYZE``,
+as in production). On PostgreSQL sequential scans are priced out
+(``enable_seqscan = off``), so the plan shows whether an index *can* serve the
+query's conditions; on a table this small the planner would scan it anyway.
+``bench/query_plans.py`` shows the plans and times over 100,000 conversations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, insert
+
+from tests.support.plans import capturing, explain
+from wawindow.adapters.db import schema as t
+from wawindow.adapters.db.contact_store import SqlContactStore
+from wawindow.adapters.db.engine import make_engine
+from wawindow.adapters.db.migrate import upgrade
+from wawindow.adapters.db.query_store import SqlQueryStore
+from wawindow.domain.conversations import ConversationStatus
+from wawindow.domain.identity import Identifier, IdentifierKind
+from wawindow.domain.policy import DEFAULT_POLICY
+from wawindow.service.contacts import session_status
+from wawindow.service.queries import ConversationFilter, list_conversations, status_window
+
+NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+TENANT, LINE = "tn_plans", "106540352242922"
+STATUS_INDEX = "ix_conversations_tenant_id_last_message_at_closed_at"
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    engine = make_engine(db_url)
+    upgrade(engine)
+    _fill(engine, contacts=400)
+    if engine.dialect.name == "postgresql":  # its planner needs statistics; SQLite goes without
+        with engine.begin() as connection:
+            connection.exec_driver_sql("ANALYZE")
+    yield engine
+    engine.dispose()
+
+
+def _fill(engine: Engine, contacts: int) -> None:
+    rows: dict[Any, list[dict[str, Any]]] = {}
+    for n in range(contacts):
+        for table, values in _contact(n):
+            rows.setdefault(table, []).append(values)
+    with engine.begin() as connection:
+        connection.execute(
+            insert(t.tenants).values(id=TENANT, name="p", settings={}, created_at=NOW)
+        )
+        connection.execute(
+            insert(t.lines).values(
+                phone_number_id=LINE,
+                tenant_id=TENANT,
+                provider="meta",
+                app_secret="s",
+                verify_token="v",
+                timezone="UTC",
+                created_at=NOW,
+            )
+        )
+        for table, values in rows.items():
+            connection.execute(insert(table), values)
+
+
+def _last_message(n: int) -> datetime:
+    """Three conversations active, three inactive, the others ended long ago."""
+    if n < 3:
+        return NOW - timedelta(minutes=5 * n)
+    if n < 6:
+        return NOW - timedelta(hours=n)
+    return NOW - timedelta(days=n)
+
+
+def _contact(n: int) -> list[tuple[Any, dict[str, Any]]]:
+    contact, thread, last = f"ct_{n}", f"th_{n}", _last_message(n)
+    identifiers = (("wa_id", f"2782000{n:04d}"), ("external_ref", f"customer_{n}"))
+    return [
+        (
+            t.contacts,
+            {
+                "id": contact,
+                "tenant_id": TENANT,
+                "external_ref": f"customer_{n}",
+                "created_at": NOW,
+            },
+        ),
+        *(
+            (
+                t.contact_identifiers,
+                {
+                    "tenant_id": TENANT,
+                    "kind": kind,
+                    "value": value,
+                    "contact_id": contact,
+                    "observed_at": NOW,
+                },
+            )
+            for kind, value in identifiers
+        ),
+        (
+            t.threads,
+            {
+                "id": thread,
+                "tenant_id": TENANT,
+                "line": LINE,
+                "contact_id": contact,
+                "version": 1,
+                "state": {"conversation_id": f"conv_{n}"},
+                "last_inbound_at": last,
+                "window_ends_at": last + timedelta(days=1),
+                "updated_at": NOW,
+            },
+        ),
+        (
+            t.conversations,
+            {
+                "id": f"conv_{n}",
+                "tenant_id": TENANT,
+                "thread_id": thread,
+                "line": LINE,
+                "contact_id": contact,
+                "started_at": last - timedelta(minutes=10),
+                "last_message_at": last,
+                "closed_at": None,
+                "initiated_by": "user",
+                "origin": "user_initiated",
+                "messages_count": 2,
+            },
+        ),
+    ]
+
+
+def _listing(**where: Any) -> Callable[[Engine], object]:
+    def read(engine: Engine) -> object:
+        with SqlQueryStore(engine) as store:
+            return list_conversations(store, TENANT, NOW, ConversationFilter(**where), 1, 10)
+
+    return read
+
+
+def _status(status: ConversationStatus) -> Callable[[Engine], object]:
+    return _listing(status=status_window(status, NOW, DEFAULT_POLICY))
+
+
+def _session(kind: IdentifierKind, value: str) -> Callable[[Engine], object]:
+    def read(engine: Engine) -> object:
+        with SqlContactStore.reading(engine) as store:
+            return session_status(store, TENANT, LINE, Identifier(kind, value), NOW)
+
+    return read
+
+
+def _plans(engine: Engine, read: Callable[[Engine], object]) -> list[str]:
+    """The plan of every statement ``read`` sends, one text each."""
+    with capturing(engine) as captured:
+        read(engine)
+    settings = "SET enable_seqscan = off" if engine.dialect.name == "postgresql" else ""
+    return [
+        "\n".join(explain(engine, statement, parameters, settings=settings))
+        for statement, parameters in captured.statements
+    ]
+
+
+def _first(plans: list[str], table: str) -> str:
+    return next(plan for plan in plans if f" {table} " in plan or f"on {table}" in plan)
+
+
+def _no_scan_of_a_whole_table(plans: list[str]) -> None:
+    for plan in plans:
+        assert "Seq Scan" not in plan, plan
+        assert not any(line.strip().startswith("SCAN ") for line in plan.splitlines()), plan
+
+
+@pytest.mark.parametrize("status", [ConversationStatus.ACTIVE, ConversationStatus.INACTIVE])
+def test_running_conversations_are_a_range_of_the_status_index(
+    engine: Engine, status: ConversationStatus
+) -> None:
+    count, page, *_ = _plans(engine, _status(status))
+    for plan in (count, page):
+        assert STATUS_INDEX in plan, plan
+        assert "last_message_at>" in plan.replace(" ", ""), plan
+    _no_scan_of_a_whole_table([count, page])
+
+
+def test_ended_and_unfiltered_pages_walk_the_started_at_index(engine: Engine) -> None:
+    for read in (_status(ConversationStatus.ENDED), _listing()):
+        _, page, *_ = _plans(engine, read)
+        assert "ix_conversations_tenant_id_started_at" in page, page
+
+
+def test_a_cursor_starts_the_index_at_the_last_conversation_seen(engine: Engine) -> None:
+    after = (NOW - timedelta(hours=5, minutes=10), "conv_5")
+    _, page, *_ = _plans(engine, _listing(after=after))
+    assert "ix_conversations_tenant_id_started_at" in page, page
+    assert "started_at<" in page.replace(" ", ""), page  # a range, not a filter of every row
+
+
+def test_a_customer_filter_goes_through_the_contact_indexes(engine: Engine) -> None:
+    contacts, count, page, *_ = _plans(engine, _listing(external_ref="customer_7"))
+    assert "ix_contacts_tenant_id_external_ref" in contacts, contacts
+    for plan in (count, page):
+        assert "ix_conversations_tenant_id_contact_id" in plan, plan
+    _no_scan_of_a_whole_table([contacts, count, page])
+
+
+@pytest.mark.parametrize(
+    ("kind", "value"),
+    [(IdentifierKind.WA_ID, "27820000007"), (IdentifierKind.EXTERNAL_REF, "customer_7")],
+)
+def test_session_status_reads_only_by_index(
+    engine: Engine, kind: IdentifierKind, value: str
+) -> None:
+    plans = _plans(engine, _session(kind, value))
+    assert len(plans) >= 4  # line, contact, thread, conversation
+    _no_scan_of_a_whole_table(plans)
+    thread = _first(plans, "threads")
+    assert "ix_threads" in thread or "autoindex_threads" in thread, thread
