@@ -18,7 +18,7 @@ from wawindow.domain.facts import Fact
 from wawindow.domain.rate_card import Cost, RateCard, RateCardError, cost_of
 from wawindow.domain.thread_view import MessageView, ThreadView
 from wawindow.domain.times import parse_iso
-from wawindow.entrypoints import cli_admin, cli_ratecard, cli_serve, cli_templates
+from wawindow.entrypoints import cli_admin, cli_ratecard, cli_serve, cli_templates, cli_worker
 from wawindow.entrypoints.replay_render import Costing, print_tables, replay_document
 from wawindow.service.replay import replay as replay_facts
 
@@ -131,6 +131,7 @@ app.add_typer(cli_ratecard.app, name="ratecard")
 app.command("migrate")(cli_admin.migrate)
 app.command("serve")(cli_serve.serve)
 app.command("import")(cli_serve.import_log)
+app.command("worker")(cli_worker.worker)
 
 
 def main() -> None:

@@ -60,10 +60,12 @@ class SqlDueEvents(Transaction):
     def plan_due(self, thread: ThreadRef, plan: DuePlan) -> None:
         if plan.replace_all:
             self._conn.execute(delete(t.due_times).where(d.thread_id == thread.id))
-        rows = [DueRow(thread.tenant_id, thread.id, item) for item in plan.cancel]
-        self.remove_due(rows)
-        for item in plan.add:
-            insert_ignoring(self._conn, t.due_times, _due_values(thread.tenant_id, thread.id, item))
+        self.remove_due([DueRow(thread.tenant_id, thread.id, item) for item in plan.cancel])
+        self.add_due([DueRow(thread.tenant_id, thread.id, item) for item in plan.add])
+
+    def add_due(self, rows: Sequence[DueRow]) -> None:
+        for row in rows:
+            insert_ignoring(self._conn, t.due_times, _due_values(row))
 
     # -- emitting ------------------------------------------------------------------------
 
@@ -178,13 +180,13 @@ class SqlScheduler:
         return SqlSchedulerStore(self._engine)
 
 
-def _due_values(tenant_id: str, thread_id: str, deadline: Deadline) -> dict[str, Any]:
+def _due_values(row: DueRow) -> dict[str, Any]:
     return {
-        "thread_id": thread_id,
-        "type": deadline.type,
-        "subject": deadline.subject,
-        "due_at": deadline.due_at,
-        "tenant_id": tenant_id,
+        "thread_id": row.thread_id,
+        "type": row.deadline.type,
+        "subject": row.deadline.subject,
+        "due_at": row.deadline.due_at,
+        "tenant_id": row.tenant_id,
     }
 
 
