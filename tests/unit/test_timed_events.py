@@ -128,7 +128,6 @@ class Outbox:
 
     def __init__(self) -> None:
         self.rows: list[OutboxEvent] = []
-        self.removed: list[DueRow] = []
 
     def due_context(self, rows: Sequence[DueRow]) -> DueContext:
         return context()
@@ -139,11 +138,11 @@ class Outbox:
         self.rows.append(event)
         return True
 
-    def remove_due(self, rows: Sequence[DueRow]) -> None:
-        self.removed.extend(rows)
+    def add_outbox_many(self, events: Sequence[OutboxEvent], now: datetime) -> set[str]:
+        return {event.key for event in events if self.add_outbox(event, now)}
 
 
-def test_emitting_writes_in_due_order_once_and_removes_the_rows() -> None:
+def test_emitting_writes_in_due_order_and_once() -> None:
     later = DueRow("tn_1", "th_1", Deadline(T + 24 * HOUR, "window.closed", T.isoformat()))
     earlier = DueRow("tn_1", "th_1", Deadline(T + 23 * HOUR, "window.expiring", T.isoformat()))
     outbox = Outbox()
@@ -153,4 +152,3 @@ def test_emitting_writes_in_due_order_once_and_removes_the_rows() -> None:
     assert [e.type for e in emitted] == ["window.expiring", "window.closed"]
     assert again == []
     assert len(outbox.rows) == 2
-    assert outbox.removed == [later, earlier, later]

@@ -320,7 +320,7 @@ class _Run:
     ) -> None:
         """``since``: the time of the fact folded in; what was due until then is emitted
         before the fact's events, then the due times change as ``plan`` says."""
-        emit_due(self.store, self.store.due_of_thread(thread.id, since), self.now)
+        emit_due(self.store, self.store.take_due_of_thread(thread.id, since), self.now)
         self.store.plan_due(thread, plan)
         version = self.touched.get(thread.id, thread.version) + 1
         self.store.save_thread(thread_changes(thread, version, log, events, full), self.now)

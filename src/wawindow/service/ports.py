@@ -116,8 +116,8 @@ class IngestStore(DueEventStore, Protocol):
     def plan_due(self, thread: ThreadRef, plan: DuePlan) -> None:
         """Change the thread's indexed due times as ``plan`` says."""
 
-    def due_of_thread(self, thread_id: str, until: datetime) -> list[DueRow]:
-        """The thread's due times at or before ``until``, locked for this transaction."""
+    def take_due_of_thread(self, thread_id: str, until: datetime) -> list[DueRow]:
+        """Take the thread's due times at or before ``until`` out of the index."""
 
     def save_thread(self, changes: ThreadChanges, now: datetime) -> None:
         """The read models and the events of the fold (due times: ``plan_due``)."""

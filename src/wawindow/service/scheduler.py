@@ -30,8 +30,8 @@ DEFAULT_BATCH = 500
 
 class SchedulerStore(DueEventStore, AbstractContextManager["SchedulerStore"], Protocol):
     def take_due(self, now: datetime, limit: int) -> list[DueRow]:
-        """Up to ``limit`` due times at or before ``now``, oldest first, locked for this
-        transaction (skipping those another transaction holds)."""
+        """Take up to ``limit`` due times at or before ``now`` out of the index, oldest
+        first (skipping those another transaction holds)."""
 
     def commit(self) -> None: ...
 

@@ -3,8 +3,8 @@
 The scheduler emits due times when their moment comes; ingestion emits those a
 fact proves past (the window closed at 10:00 and the user writes again at
 10:30) before the fact's own events, so a contact's events reach the outbox in
-the order they happened. Both go through ``emit_due``, in the transaction that
-removes the due rows, so each is written once: the outbox is unique on
+the order they happened. Both take the due rows out of the index and write them
+through ``emit_due`` in one transaction, so each is written once: the outbox is unique on
 ``(tenant_id, event_key)`` and the key names the thread, the type, the subject
 and the original due time.
 
@@ -105,26 +105,26 @@ class OutboxEvent:
 
 
 class DueEventStore(Protocol):
-    """The outbox and the due-time index, inside the caller's transaction."""
+    """The outbox, and what due times' events need, inside the caller's transaction."""
 
     def due_context(self, rows: Sequence[DueRow]) -> DueContext: ...
 
     def add_outbox(self, event: OutboxEvent, now: datetime) -> bool:
         """Write the event (at ``now``); ``False`` when one with its key was written before."""
 
-    def remove_due(self, rows: Sequence[DueRow]) -> None: ...
+    def add_outbox_many(self, events: Sequence[OutboxEvent], now: datetime) -> set[str]:
+        """Write the events; the keys of those written (not of those written before)."""
 
 
 def emit_due(store: DueEventStore, rows: Sequence[DueRow], now: datetime) -> list[OutboxEvent]:
-    """Write ``rows`` to the outbox as events and remove them from the index;
-    returns the events written (not those written before, under the same key)."""
+    """Write ``rows``, taken out of the index in this transaction, to the outbox as
+    events; returns the events written (not those written before, under the same key)."""
     if not rows:
         return []
     context = store.due_context(rows)
     events = [timed_event(row, context) for row in sorted(rows, key=lambda r: r.deadline)]
-    emitted = [event for event in events if store.add_outbox(event, now)]
-    store.remove_due(rows)
-    return emitted
+    written = store.add_outbox_many(events, now)
+    return [event for event in events if event.key in written]
 
 
 def timed_event(row: DueRow, context: DueContext) -> OutboxEvent:
