@@ -45,6 +45,10 @@ def serve(
     out.print(f"wawindow on [bold]{svc.engine.url.render_as_string(hide_password=True)}[/bold]")
     out.print(f"API docs:  http://{shown}:{port}/docs")
     out.print(f"webhooks:  http://{shown}:{port}/webhooks/meta")
+    if settings.worker:
+        out.print("scheduler: in each serve process (--no-worker to leave it to `wawindow worker`)")
+    else:
+        out.print("scheduler: not in these processes; run `wawindow worker`")
     uvicorn.run(
         "wawindow.entrypoints.api.app:create_app",
         factory=True,
