@@ -1,9 +1,10 @@
 """The worker loop: runs the background jobs (``Services.worker_jobs()``) until told to stop.
 
 Each pass ticks every job once with the clock adapter's ``now``. While some job
-had work the next pass starts at once; when none had, the loop sleeps
-``idle_seconds`` (0.5 s by default), so a due event goes out within about that
-long. A job that raises is logged and counted, and ticked again on the next
+had work the next pass starts after ``busy_pause_seconds`` (10 ms: room for the
+request threads, and on SQLite for other writers, between batches); when none
+had, the loop sleeps ``idle_seconds`` (0.5 s by default), so a due event goes
+out within about that long. A job that raises is logged and counted, and ticked again on the next
 pass: the loop itself never dies of a job's error.
 
 ``wawindow worker`` runs the loop in its main thread until SIGTERM or SIGINT;
@@ -33,18 +34,20 @@ class WorkerLoop:
         clock: Callable[[], datetime],
         idle_seconds: float = 0.5,
         metrics: Metrics | None = None,
+        busy_pause_seconds: float = 0.01,
     ) -> None:
         self.jobs = list(jobs)
         self._clock = clock
         self.idle_seconds = idle_seconds
+        self.busy_pause_seconds = busy_pause_seconds
         self._metrics = metrics
 
     def run(self, stop: threading.Event) -> None:
         """Pass over the jobs until ``stop`` is set (it also cuts a sleep short)."""
         logger.info("worker started: %s", ", ".join(job.name for job in self.jobs))
         while not stop.is_set():
-            if self.run_once() == 0:
-                stop.wait(self.idle_seconds)
+            done = self.run_once()
+            stop.wait(self.busy_pause_seconds if done else self.idle_seconds)
         logger.info("worker stopped")
 
     def run_once(self) -> int:
