@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import scheduler  # bench/scheduler.py: python bench/run.py --only scheduler
 from wawindow.adapters.meta.payload import parse_webhook
 from wawindow.domain.facts import InboundMessage, OutboundMessage, StatusUpdate, ThreadFact
 from wawindow.domain.identity import Identity
@@ -123,7 +124,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument("--out", type=Path, default=ROOT / "results")
+    parser.add_argument("--only", choices=["scheduler"], help="run only these benchmarks")
     args = parser.parse_args()
+    if args.only == "scheduler":
+        return scheduler.main(args.quick, args.out)
     total, contacts, repeats = (10_000, 1_000, 1) if args.quick else (100_000, 10_000, 3)
     one = best_of(repeats, lambda: fold_one_contact(total))
     many = best_of(repeats, lambda: fold_many_contacts(total, contacts))

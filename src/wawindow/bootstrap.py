@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from wawindow.adapters.clock import SandboxClock, system_now
+from wawindow.adapters.db.due_store import SqlScheduler
 from wawindow.adapters.db.engine import make_engine
 from wawindow.adapters.db.ingest_store import SqlIngestStore
 from wawindow.adapters.db.migrate import upgrade
@@ -18,7 +19,9 @@ from wawindow.adapters.whatsapp.client import HttpWhatsAppClient
 from wawindow.config import Settings, load_settings
 from wawindow.entrypoints.api.metrics import Metrics
 from wawindow.service.ingest import Ingestor
+from wawindow.service.jobs import Job
 from wawindow.service.ports import WhatsAppClient
+from wawindow.service.scheduler import SchedulerJob
 from wawindow.service.sending import Sender
 
 
@@ -52,6 +55,15 @@ class Services:
 
     def tenant_store(self) -> SqlTenantStore:
         return SqlTenantStore(self.engine)
+
+    def worker_jobs(self) -> list[Job]:
+        """The background jobs that ``wawindow worker`` and serve's worker thread run."""
+        scheduler = SchedulerJob(
+            SqlScheduler(self.engine),
+            batch=self.settings.scheduler_batch,
+            on_emitted=self.metrics.count_emitted,
+        )
+        return [scheduler]
 
 
 def build_services(settings: Settings | None = None, migrate: bool | None = None) -> Services:

@@ -112,6 +112,22 @@ class Settings(BaseSettings):
             "clock (demos and end-to-end tests only, so that time can jump ahead)."
         ),
     )
+    worker: bool = Field(
+        default=True,
+        description=(
+            "Run the background jobs (the scheduler) in each serve process too; "
+            "0 leaves them to separate `wawindow worker` processes."
+        ),
+    )
+    worker_idle_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        le=5,
+        description="Seconds the worker sleeps when no job had work (how late a due event may go).",
+    )
+    scheduler_batch: int = Field(
+        default=500, ge=1, le=10_000, description="Due events the scheduler takes per transaction."
+    )
 
     @field_validator("sqlite_synchronous", mode="before")
     @classmethod

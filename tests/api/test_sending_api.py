@@ -262,6 +262,18 @@ def test_the_send_margin_refuses_free_form_in_the_windows_last_minute(world: Api
     assert refused["expired_at"] == "2026-03-10T12:00:30Z"
 
 
+def test_the_tenants_send_margin_is_the_one_the_gate_keeps(world: ApiWorld) -> None:
+    inbound(world, 24 * 60 - 5)  # 5 minutes left: inside the default 60-second margin
+    dry = world.request("POST", SEND, None, json=text_to(), params={"dry_run": "true"})
+    assert dry.json()["decision"]["allowed"], dry.text
+
+    changed = world.request("PATCH", "/v1/settings", None, json={"send_margin": "PT10M"})
+    assert changed.status_code == 200, changed.text
+
+    refused = problem(world.post(SEND, text_to()), 403, "window_closed")
+    assert refused["expired_at"] == "2026-03-10T12:05:00Z"
+
+
 def test_a_user_who_never_wrote_cannot_get_free_form(world: ApiWorld) -> None:
     refused = problem(world.post(SEND, text_to("+5511998765432")), 403, "window_closed")
     assert refused["last_inbound_at"] is None

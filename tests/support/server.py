@@ -280,10 +280,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(database_url: str, tenant: Tenant, workdir: Path) -> Iterator[Server]:
-    """``wawindow serve`` on a free port of 127.0.0.1 until the block ends."""
+def serve(
+    database_url: str, tenant: Tenant, workdir: Path, args: Sequence[str] = ()
+) -> Iterator[Server]:
+    """``wawindow serve ARGS`` on a free port of 127.0.0.1 until the block ends."""
     workdir.mkdir(parents=True, exist_ok=True)
-    server = _start(database_url, tenant, workdir)
+    server = _start(database_url, tenant, workdir, args)
     try:
         yield server
     finally:
@@ -314,12 +316,12 @@ def wawindow_server(
         yield server
 
 
-def _start(database_url: str, tenant: Tenant, workdir: Path) -> Server:
+def _start(database_url: str, tenant: Tenant, workdir: Path, args: Sequence[str]) -> Server:
     failures: list[str] = []
     for attempt in range(1, START_ATTEMPTS + 1):
         port = free_port()
         log_path = workdir / f"serve-{port}-{attempt}.log"
-        command = [*wawindow_command(), "serve", "--host", HOST, "--port", str(port)]
+        command = [*wawindow_command(), "serve", "--host", HOST, "--port", str(port), *args]
         with log_path.open("wb") as log:
             process = subprocess.Popen(
                 command,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -12,9 +13,20 @@ from rich.table import Table
 
 from wawindow.adapters.db.engine import make_engine
 from wawindow.adapters.db.migrate import current_revision, upgrade
+from wawindow.adapters.db.settings_store import SqlSettingsStore
 from wawindow.adapters.db.tenant_store import SqlTenantStore
 from wawindow.bootstrap import Services, build_services, utc_now
 from wawindow.config import ConfigError, load_settings
+from wawindow.domain.durations import DurationError, parse_duration
+from wawindow.domain.policy import Policy
+from wawindow.service.tenant_settings import (
+    SettingsChange,
+    SettingsError,
+    TenantNotFound,
+    change_settings,
+    read_settings,
+    settings_document,
+)
 from wawindow.service.tenants import (
     LineSpec,
     NewKey,
@@ -87,6 +99,95 @@ def tenant_list() -> None:
             row.id, row.name, str(row.lines), str(row.active_keys), row.created_at.isoformat()
         )
     out.print(table)
+
+
+_OPTION_OF = {
+    "inactive_after": "--inactive-after",
+    "window_expiring_leads": "--window-expiring-leads",
+    "lead_unanswered_warning": "--lead-unanswered-warning",
+    "send_margin": "--send-margin",
+}
+
+
+def _duration(value: str | None, option: str) -> timedelta | None:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except DurationError as error:
+        raise typer.BadParameter(str(error), param_hint=option) from error
+
+
+def _leads(value: str | None) -> tuple[timedelta, ...] | None:
+    if value is None:
+        return None
+    if value.strip().lower() in ("", "none"):
+        return ()
+    option = _OPTION_OF["window_expiring_leads"]
+    return tuple(lead for part in value.split(",") if (lead := _duration(part, option)) is not None)
+
+
+@tenant_app.command("settings")
+def tenant_settings(
+    tenant: Annotated[str, typer.Argument(help="The tenant id.")],
+    inactive_after: Annotated[
+        str | None, typer.Option(help="Conversation inactive after (1m to 24h), e.g. 30m.")
+    ] = None,
+    window_expiring_leads: Annotated[
+        str | None,
+        typer.Option(help="window.expiring lead times, comma-separated (e.g. 60m,15m), or none."),
+    ] = None,
+    lead_unanswered_warning: Annotated[
+        str | None, typer.Option(help="lead.unanswered_soon this long before (1m to <24h).")
+    ] = None,
+    send_margin: Annotated[
+        str | None, typer.Option(help="Free-form only if the window is open this long after.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show a tenant's settings, or change those given (durations: 30m, 2h, 90s or PT30M).
+
+    A change re-plans the tenant's pending timed events (conversation.inactive,
+    window.expiring, lead.unanswered_soon)."""
+    change = SettingsChange(
+        inactive_after=_duration(inactive_after, _OPTION_OF["inactive_after"]),
+        window_expiring_leads=_leads(window_expiring_leads),
+        lead_unanswered_warning=_duration(
+            lead_unanswered_warning, _OPTION_OF["lead_unanswered_warning"]
+        ),
+        send_margin=_duration(send_margin, _OPTION_OF["send_margin"]),
+    )
+    engine = services().engine
+    replanned: int | None = None
+    try:
+        with SqlSettingsStore(engine) as store:
+            if change == SettingsChange():
+                policy = read_settings(store, tenant)
+            else:
+                changed = change_settings(store, tenant, change, utc_now())
+                policy, replanned = changed.settings, changed.replanned
+    except TenantNotFound as error:
+        err.print(f"[red]tenant: no tenant {tenant!r}[/red]", highlight=False)
+        raise typer.Exit(1) from error
+    except SettingsError as error:
+        for name, message in error.problems:
+            option = _OPTION_OF.get(name.split(".")[0], name)
+            err.print(f"[red]{option}: {message}[/red]", highlight=False)
+        raise typer.Exit(1) from error
+    _print_settings(tenant, policy, replanned, as_json)
+
+
+def _print_settings(tenant: str, policy: Policy, replanned: int | None, as_json: bool) -> None:
+    document = settings_document(policy)
+    if as_json:
+        sys.stdout.write(json.dumps({"tenant_id": tenant, **document}) + "\n")
+        return
+    table = Table("setting", "value")
+    for name, value in document.items():
+        table.add_row(name, ", ".join(value) if isinstance(value, list) else value)
+    out.print(table)
+    if replanned is not None:
+        out.print(f"settings saved; {replanned} pending due times re-planned")
 
 
 @line_app.command("add")

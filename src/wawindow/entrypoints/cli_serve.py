@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -22,8 +23,19 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    no_worker: Annotated[
+        bool,
+        typer.Option(
+            "--no-worker",
+            help="Do not run the scheduler in these processes (run `wawindow worker` instead).",
+        ),
+    ] = False,
 ) -> None:
-    """Run the HTTP API and webhook receiver (migrates the database first)."""
+    """Run the HTTP API and webhook receiver (migrates the database first), and the
+    scheduler in a background thread of each process unless --no-worker."""
+    if no_worker:
+        # The app is built in uvicorn's processes, from the environment.
+        os.environ["WAWINDOW_WORKER"] = "0"
     settings = load_settings()
     host = host or settings.host
     port = settings.port if port is None else port
@@ -33,6 +45,10 @@ def serve(
     out.print(f"wawindow on [bold]{svc.engine.url.render_as_string(hide_password=True)}[/bold]")
     out.print(f"API docs:  http://{shown}:{port}/docs")
     out.print(f"webhooks:  http://{shown}:{port}/webhooks/meta")
+    if settings.worker:
+        out.print("scheduler: in each serve process (--no-worker to leave it to `wawindow worker`)")
+    else:
+        out.print("scheduler: not in these processes; run `wawindow worker`")
     uvicorn.run(
         "wawindow.entrypoints.api.app:create_app",
         factory=True,

@@ -8,7 +8,12 @@ webhook only after ``ingest`` returns.
 Threads are folded by ``ThreadLog``s kept in a small in-process cache. The
 database stays the truth: a cached log is used only while its version matches
 the thread row's (locked for the transaction), and is rebuilt from the stored
-facts otherwise, so several processes can share one database.
+facts otherwise, so several processes can share one database. A log folded under
+other tenant settings than the tenant's current ones is rebuilt too.
+
+Each fold also keeps the thread's due times (``domain.deadlines``) in the index:
+the ones the fact cancels go, new ones come, and the ones the fact proves past
+are emitted at once, before the fact's own events (``service.timed_events``).
 """
 
 from __future__ import annotations
@@ -16,13 +21,19 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from wawindow.domain.deadlines import deadlines
-from wawindow.domain.events import DomainEvent, event
+from wawindow.domain.deadlines import (
+    Deadline,
+    DuePlan,
+    deadlines,
+    plan_due_changes,
+    replace_due,
+)
+from wawindow.domain.events import DomainEvent
 from wawindow.domain.facts import (
     BsuidChanged,
     Fact,
@@ -31,14 +42,17 @@ from wawindow.domain.facts import (
     StatusUpdate,
     TemplateChange,
     ThreadFact,
+    natural_key,
 )
 from wawindow.domain.identity import Identity, plan_merge
 from wawindow.domain.policy import Policy
 from wawindow.domain.thread import ThreadState
 from wawindow.domain.timeline import ThreadLog
 from wawindow.service.ports import IngestStore, LineInfo, ThreadRef
-from wawindow.service.templates_registry import apply_template_change
+from wawindow.service.templates_registry import StoredTemplate, apply_template_change
+from wawindow.service.tenant_settings import policy_from_settings
 from wawindow.service.thread_changes import thread_changes
+from wawindow.service.timed_events import OutboxEvent, emit_due
 
 
 @dataclass
@@ -164,6 +178,7 @@ class _Run:
         self.locked: set[str] = set()  # tenants whose contacts this transaction holds
         self._logs: dict[str, ThreadLog] = {}
         self._loaded: dict[str, int] = {}  # thread id -> version when its log was taken
+        self._settings: dict[str, Policy] = {}  # tenant id -> its settings
         self.outcome = IngestOutcome()
 
     def ingest(
@@ -242,7 +257,11 @@ class _Run:
             self._count(self.store.add_fact(tenant_id, fact, None, inbox_id, self.now), fact)
             # Also for a fact stored before: folding a change in twice changes nothing.
             mine = sorted(line.phone_number_id for line in lines if line.tenant_id == tenant_id)
-            apply_template_change(self.store.template_rows(), tenant_id, mine, fact, self.now)
+            rows = self.store.template_rows()
+            written = apply_template_change(rows, tenant_id, mine, fact, self.now)
+            if written:
+                updated = _template_updated(tenant_id, fact, written, self.now)
+                self.store.add_outbox(updated, self.now)
 
     def _identity(
         self, line: LineInfo, fact: IdentityObserved | BsuidChanged, inbox_id: int | None
@@ -271,8 +290,9 @@ class _Run:
         stored = self.store.add_fact(line.tenant_id, fact, thread.id, inbox_id, self.now)
         if not self._count(stored, fact):
             return
+        before = _due(log)
         events = log.add(fact)
-        self._save(thread, log, line, events)
+        self._save(thread, log, events, plan_due_changes(before, _due(log), fact.at), fact.at)
 
     def _thread(self, line: LineInfo, fact: ThreadFact) -> ThreadRef | None:
         if fact.user:
@@ -305,36 +325,54 @@ class _Run:
         return plan.survivor
 
     def _merge(self, line: LineInfo, survivor: str, absorbed: Sequence[str], at: datetime) -> None:
+        for gone in absorbed:
+            self.store.add_outbox(_contact_merged(line, survivor, gone, at), self.now)
         refold = self.store.merge_contacts(line.tenant_id, survivor, absorbed)
         for thread_id in refold:
             self.cache.discard([thread_id])
             self._logs.pop(thread_id, None)
             thread = self.store.thread_by_id(thread_id)
             log = self._log(thread, line)
-            merged = [event("contact.merged", at, survivor, absorbed=",".join(absorbed))]
-            self._save(thread, log, line, merged, full=True)
+            # The old states are gone with the merge: what was due is emitted now, and only
+            # what is still ahead is planned again (in the thread the facts moved to).
+            self._save(thread, log, [], replace_due(_due(log), self.now), self.now, full=True)
 
     def _log(self, thread: ThreadRef, line: LineInfo) -> ThreadLog:
+        policy = self._policy(line)
         log = self._logs.get(thread.id) or self.cache.get(thread)
-        if log is None:
-            log = ThreadLog(line.phone_number_id, policy_for(line))
+        if log is None or log.policy != policy:
+            log = ThreadLog(line.phone_number_id, policy)
             log.extend(self.store.thread_facts(thread.id))
             log.adopt_ids(*self.store.conversation_ids(thread.id))
         self._logs[thread.id] = log
         self._loaded.setdefault(thread.id, thread.version)
         return log
 
+    def _policy(self, line: LineInfo) -> Policy:
+        """The tenant's settings, read once per transaction (after its contacts' lock
+        when the fact names a user, so a settings change is not folded half-way)."""
+        settings = self._settings.get(line.tenant_id)
+        if settings is None:
+            settings = self._settings[line.tenant_id] = policy_from_settings(
+                self.store.tenant_settings(line.tenant_id)
+            )
+        return policy_for(line, settings)
+
     def _save(
         self,
         thread: ThreadRef,
         log: ThreadLog,
-        line: LineInfo,
         events: list[DomainEvent],
+        plan: DuePlan,
+        since: datetime,
         full: bool = False,
     ) -> None:
+        """``since``: the time of the fact folded in; what was due until then is emitted
+        before the fact's events, then the due times change as ``plan`` says."""
+        emit_due(self.store, self.store.take_due_of_thread(thread.id, since), self.now)
+        self.store.plan_due(thread, plan)
         version = self.touched.get(thread.id, thread.version) + 1
-        due = deadlines(log.state, log.policy)
-        self.store.save_thread(thread_changes(thread, version, log, events, due, full), self.now)
+        self.store.save_thread(thread_changes(thread, version, log, events, full), self.now)
         self.touched[thread.id] = version
         self.outcome.events.extend(events)
 
@@ -348,5 +386,58 @@ class _Run:
         return stored
 
 
-def policy_for(line: LineInfo) -> Policy:
-    return Policy(timezone=ZoneInfo(line.timezone))
+def policy_for(line: LineInfo, settings: Policy | None = None) -> Policy:
+    """The tenant's settings with the line's time zone."""
+    return replace(settings or Policy(), timezone=ZoneInfo(line.timezone))
+
+
+def _due(log: ThreadLog) -> list[Deadline]:
+    """The thread's due times, naming conversations by the ids handed out."""
+    return [
+        replace(d, subject=log.public_id(d.subject)) if d.type.startswith("conversation.") else d
+        for d in deadlines(log.state, log.policy)
+    ]
+
+
+def _contact_merged(line: LineInfo, survivor: str, absorbed: str, at: datetime) -> OutboxEvent:
+    """A contact is absorbed once: its id alone keys the event."""
+    return OutboxEvent(
+        tenant_id=line.tenant_id,
+        thread_id=None,
+        type="contact.merged",
+        key=f"contact.merged:{absorbed}",
+        occurred_at=at,
+        data={
+            "subject": absorbed,
+            "phone_number_id": line.phone_number_id,
+            "contact_id": survivor,
+            "absorbed_contact_id": absorbed,
+        },
+    )
+
+
+def _template_updated(
+    tenant_id: str, change: TemplateChange, written: Sequence[StoredTemplate], now: datetime
+) -> OutboxEvent:
+    """Keyed by the change's natural key: the same webhook change is one event."""
+    template = written[0].template
+    return OutboxEvent(
+        tenant_id=tenant_id,
+        thread_id=None,
+        type="template.updated",
+        key="template.updated:" + ":".join(natural_key(change)[1:]),
+        occurred_at=change.at or now,
+        data={
+            "subject": change.template_id,
+            "phone_number_ids": sorted({row.line for row in written}),
+            "event": change.event,
+            "template_id": template.template_id or change.template_id,
+            "name": template.name,
+            "language": template.language,
+            "status": template.status,
+            "status_reason": template.status_reason,
+            "category": template.category,
+            "previous_category": change.previous_category,
+            "quality": template.quality,
+        },
+    )

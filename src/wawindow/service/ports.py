@@ -6,19 +6,20 @@ the end, and an exception means nothing of it was stored.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from wawindow.domain.conversations import Conversation
-from wawindow.domain.deadlines import Deadline
+from wawindow.domain.deadlines import DuePlan
 from wawindow.domain.drift import Drift
 from wawindow.domain.events import DomainEvent
 from wawindow.domain.facts import Fact, ThreadFact
 from wawindow.domain.identity import Identifier
 from wawindow.domain.thread_view import MessageView
 from wawindow.service.templates_registry import TemplateRows
+from wawindow.service.timed_events import DueEventStore, DueRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,12 +54,11 @@ class ThreadChanges:
     aliases: dict[str, str]
     messages: Sequence[MessageView]
     drift: Sequence[Drift]
-    deadlines: Sequence[Deadline]
     events: Sequence[DomainEvent]
     full: bool = False  # every conversation and message was folded again (e.g. a merge)
 
 
-class IngestStore(Protocol):
+class IngestStore(DueEventStore, Protocol):
     def add_inbox(self, provider: str, body: bytes, received_at: datetime) -> int | None:
         """Store a raw body; ``None`` if this exact body was stored before."""
 
@@ -110,7 +110,17 @@ class IngestStore(Protocol):
     def conversation_ids(self, thread_id: str) -> tuple[dict[str, str], dict[str, str]]:
         """As stored: message id -> conversation id, and absorbed id -> surviving id."""
 
-    def save_thread(self, changes: ThreadChanges, now: datetime) -> None: ...
+    def tenant_settings(self, tenant_id: str) -> Mapping[str, Any]:
+        """The tenant's stored settings (``{}`` when it changed none)."""
+
+    def plan_due(self, thread: ThreadRef, plan: DuePlan) -> None:
+        """Change the thread's indexed due times as ``plan`` says."""
+
+    def take_due_of_thread(self, thread_id: str, until: datetime) -> list[DueRow]:
+        """Take the thread's due times at or before ``until`` out of the index."""
+
+    def save_thread(self, changes: ThreadChanges, now: datetime) -> None:
+        """The read models and the events of the fold (due times: ``plan_due``)."""
 
     def commit(self) -> None: ...
 

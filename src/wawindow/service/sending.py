@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -71,6 +71,7 @@ from wawindow.service.send_records import (
     failure,
     whatsapp_error,
 )
+from wawindow.service.tenant_settings import policy_from_settings
 
 logger = logging.getLogger(__name__)
 
@@ -209,6 +210,9 @@ class SendReader(ThreadReader, Protocol):
     def market_of(self, identifier: str) -> str | None:
         """The country of a phone number or BSUID (``None`` when unknown)."""
 
+    def tenant_settings(self, tenant_id: str) -> Mapping[str, Any]:
+        """The tenant's stored settings (send margin, …)."""
+
     def send_by_key(self, tenant_id: str, key: str) -> SendRecord | None: ...
 
 
@@ -256,7 +260,7 @@ class Sender:
         address, contact_id = _address(reader, tenant_id, request.recipient)
         state = self._state(reader, tenant_id, line.info, contact_id)
         templates = tuple(reader.line_templates(tenant_id, line.id))
-        policy = policy_for(line.info)
+        policy = policy_for(line.info, policy_from_settings(reader.tenant_settings(tenant_id)))
         delivered = _service_delivered(reader, tenant_id, line.id, now, policy)
         decision = decide(state, request.gate_request(), templates, now, policy, delivered)
         cost = None

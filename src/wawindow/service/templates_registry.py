@@ -132,10 +132,10 @@ def apply_template_change(
     lines: Iterable[str],
     change: TemplateChange,
     received_at: datetime,
-) -> int:
-    """Fold ``change`` into the registry rows of ``lines``; returns how many rows it wrote."""
+) -> list[StoredTemplate]:
+    """Fold ``change`` into the registry rows of ``lines``; returns the rows it wrote."""
     at = change.at or received_at
-    written = 0
+    written: list[StoredTemplate] = []
     for line in lines:
         current = _match(rows.find(tenant_id, line, change.template_id, change.name), change)
         if current is None:
@@ -143,7 +143,7 @@ def apply_template_change(
             if stub is None:
                 continue  # no name or language to key a row by
             if rows.insert(tenant_id, line, stub, at):
-                written += 1
+                written.append(StoredTemplate(line, stub, at))
                 continue
             # created by a concurrent transaction since: fold into that row
             current = _match(rows.find(tenant_id, line, change.template_id, change.name), change)
@@ -151,8 +151,9 @@ def apply_template_change(
                 continue
         if at < current.updated_at:
             continue  # older than what the row shows (see the module docstring)
-        rows.update(tenant_id, line, _key(current.template), _evolve(current.template, change), at)
-        written += 1
+        evolved = _evolve(current.template, change)
+        rows.update(tenant_id, line, _key(current.template), evolved, at)
+        written.append(StoredTemplate(line, evolved, at))
     return written
 
 

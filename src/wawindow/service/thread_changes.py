@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from wawindow.domain.deadlines import Deadline
 from wawindow.domain.events import DomainEvent
 from wawindow.domain.thread_view import message_views
 from wawindow.domain.timeline import ThreadLog
@@ -16,9 +15,10 @@ def thread_changes(
     version: int,
     log: ThreadLog,
     events: Sequence[DomainEvent],
-    due: Sequence[Deadline],
     full: bool = False,
 ) -> ThreadChanges:
+    """``events``: the fold's; a billing drift found now adds its ``billing.drift``
+    (a window drift is an event of the fold itself)."""
     state = log.state
     window, fep = state.window, state.entry_point
     summary = {
@@ -44,7 +44,6 @@ def thread_changes(
         aliases=dict(log.aliases),
         messages=views,
         drift=[*drift, *log.changed_drift()],
-        deadlines=due,
-        events=events,
+        events=[*events, *(item.event() for item in drift)],
         full=full,
     )

@@ -8,18 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    RowMapping,
-    Table,
-    and_,
-    delete,
-    func,
-    or_,
-    select,
-    update,
-)
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import RowMapping, and_, delete, or_, select, update
 
 from wawindow.adapters.db import schema as t
 from wawindow.adapters.db.codec import (
@@ -29,8 +18,9 @@ from wawindow.adapters.db.codec import (
     thread_fact_from_json,
     to_json,
 )
+from wawindow.adapters.db.due_store import SqlDueEvents, lock_tenant
 from wawindow.adapters.db.template_store import SqlTemplateRows
-from wawindow.adapters.db.transaction import Transaction
+from wawindow.adapters.db.upserts import insert_ignoring, upsert
 from wawindow.domain.conversations import Conversation
 from wawindow.domain.facts import Fact, ThreadFact, natural_key
 from wawindow.domain.identity import Identifier
@@ -42,23 +32,7 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex}"
 
 
-def insert_ignoring(conn: Connection, table: Table, values: Mapping[str, Any]) -> bool:
-    """INSERT … ON CONFLICT DO NOTHING; ``True`` when a row was inserted."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table).values(**values).on_conflict_do_nothing()
-    # RETURNING, not rowcount: drivers disagree on rowcount here (psycopg gives -1).
-    returned = conn.execute(statement.returning(*table.primary_key.columns)).first()
-    return returned is not None
-
-
-def upsert(conn: Connection, table: Table, values: Mapping[str, Any], keys: Sequence[str]) -> None:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table).values(**values)
-    changes = {k: v for k, v in values.items() if k not in keys}
-    conn.execute(statement.on_conflict_do_update(index_elements=list(keys), set_=changes))
-
-
-class SqlIngestStore(Transaction):
+class SqlIngestStore(SqlDueEvents):
     # -- inbox and lines -----------------------------------------------------------
 
     def add_inbox(self, provider: str, body: bytes, received_at: datetime) -> int | None:
@@ -123,8 +97,12 @@ class SqlIngestStore(Transaction):
     def lock_tenant(self, tenant_id: str) -> None:
         """Contacts of one tenant are resolved one transaction at a time (PostgreSQL;
         SQLite has one writer anyway), so two webhooks never create one user twice."""
-        if self._postgres:
-            self._conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(tenant_id))))
+        lock_tenant(self._conn, tenant_id)
+
+    def tenant_settings(self, tenant_id: str) -> Mapping[str, Any]:
+        c = t.tenants.c
+        found = self._conn.execute(select(c.settings).where(c.id == tenant_id)).scalar()
+        return found if isinstance(found, Mapping) else {}
 
     def new_contact(self, tenant_id: str, name: str | None, at: datetime) -> str:
         contact_id = new_id("ct")
@@ -331,7 +309,6 @@ class SqlIngestStore(Transaction):
             row = {"absorbed_id": absorbed, "tenant_id": thread.tenant_id, "survivor_id": survivor}
             upsert(self._conn, t.conversation_aliases, row, ["absorbed_id"])
         self._save_drift(changes)
-        self._save_due_times(changes)
         self._save_events(changes, now)
 
     def _conversations_gone(self, changes: ThreadChanges) -> dict[str, str]:
@@ -367,19 +344,6 @@ class SqlIngestStore(Transaction):
             }
             upsert(self._conn, t.drift, row, ["tenant_id", "message_id", "kind"])
 
-    def _save_due_times(self, changes: ThreadChanges) -> None:
-        thread = changes.thread
-        self._conn.execute(delete(t.due_times).where(t.due_times.c.thread_id == thread.id))
-        for due in changes.deadlines:
-            values = {
-                "thread_id": thread.id,
-                "type": due.type,
-                "subject": due.subject,
-                "tenant_id": thread.tenant_id,
-                "due_at": due.due_at,
-            }
-            insert_ignoring(self._conn, t.due_times, values)
-
     def _save_events(self, changes: ThreadChanges, now: datetime) -> None:
         thread = changes.thread
         for item in changes.events:
@@ -389,7 +353,12 @@ class SqlIngestStore(Transaction):
                 "type": item.type,
                 "thread_id": thread.id,
                 "occurred_at": item.at,
-                "data": {"subject": item.subject, **dict(item.data)},
+                "data": {
+                    "subject": item.subject,
+                    "phone_number_id": thread.line,
+                    "contact_id": thread.contact_id,
+                    **dict(item.data),
+                },
                 "created_at": now,
             }
             insert_ignoring(self._conn, t.outbox, values)

@@ -240,15 +240,17 @@ drift = Table(
     Column("detail", Text, nullable=False),
 )
 
-# The next time-driven events of each thread, for the scheduler.
+# The time-driven events of each thread still to emit, for the scheduler. The time is
+# part of the key: one window warns at each of the tenant's lead times, and a due time
+# that came true before a later fact stays until it is emitted beside its successor.
 due_times = Table(
     "due_times",
     metadata,
     Column("thread_id", Id, ForeignKey("threads.id"), primary_key=True),
     Column("type", String(64), primary_key=True),
     Column("subject", String(200), primary_key=True),
+    Column("due_at", When, primary_key=True, index=True),
     Column("tenant_id", Id, ForeignKey("tenants.id"), nullable=False),
-    Column("due_at", When, nullable=False, index=True),
 )
 
 # Events for the tenant's systems, written in the same transaction as their cause.

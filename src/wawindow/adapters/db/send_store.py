@@ -16,8 +16,8 @@ from sqlalchemy import Engine, RowMapping, func, select, update
 
 from wawindow.adapters.db import schema as t
 from wawindow.adapters.db.contact_store import SqlContactStore
-from wawindow.adapters.db.ingest_store import insert_ignoring
 from wawindow.adapters.db.rate_store import SqlRateStore
+from wawindow.adapters.db.upserts import insert_ignoring
 from wawindow.adapters.markets import market_of
 from wawindow.domain.templates import Template
 from wawindow.service.ports import LineInfo, ThreadRef

@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import func, or_, select, update
 
 from wawindow.adapters.db import schema as t
-from wawindow.adapters.db.ingest_store import insert_ignoring
 from wawindow.adapters.db.transaction import Transaction
+from wawindow.adapters.db.upserts import insert_ignoring
 from wawindow.service.tenants import LineSpec, LineSummary, TenantSummary
 
 

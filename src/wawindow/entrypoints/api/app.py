@@ -1,4 +1,8 @@
-"""The HTTP application (FastAPI): webhooks in, the query API, health and metrics."""
+"""The HTTP application (FastAPI): webhooks in, the query API, health and metrics.
+
+Its lifespan also runs the background jobs (the scheduler) in one thread of the
+process, unless the settings say not to (``WAWINDOW_WORKER=0``, ``serve --no-worker``).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
 from wawindow.bootstrap import Services, build_services
 from wawindow.entrypoints.api import (
@@ -17,10 +22,12 @@ from wawindow.entrypoints.api import (
     messages,
     sending,
     session_status,
+    settings,
     templates,
     webhooks_meta,
 )
 from wawindow.entrypoints.api.problems import document_problems, install_problem_handlers
+from wawindow.entrypoints.worker import WorkerThread, worker_loop
 
 
 def create_app(services: Services | None = None) -> FastAPI:
@@ -29,9 +36,16 @@ def create_app(services: Services | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        services.whatsapp.close()
-        services.engine.dispose()
+        worker = WorkerThread(worker_loop(services)) if services.settings.worker else None
+        if worker is not None:
+            worker.start()
+        try:
+            yield
+        finally:
+            if worker is not None:
+                await run_in_threadpool(worker.stop)
+            services.whatsapp.close()
+            services.engine.dispose()
 
     app = FastAPI(
         title="wawindow",
@@ -44,7 +58,15 @@ def create_app(services: Services | None = None) -> FastAPI:
     document_problems(app)
     app.include_router(health.router)
     app.include_router(webhooks_meta.router)
-    for module in (conversations, session_status, contacts, messages, templates, billing):
+    for module in (
+        conversations,
+        session_status,
+        contacts,
+        messages,
+        templates,
+        billing,
+        settings,
+    ):
         app.include_router(module.router)
     app.include_router(sending.router)
     app.include_router(graph_proxy.router)

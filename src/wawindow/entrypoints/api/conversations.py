@@ -18,10 +18,10 @@ from wawindow.bootstrap import Services
 from wawindow.domain.conversations import ConversationStatus
 from wawindow.domain.facts import CloseReason, ManualClose
 from wawindow.domain.identity import Identity
-from wawindow.domain.policy import DEFAULT_POLICY
+from wawindow.domain.policy import Policy
 from wawindow.domain.thread_view import ConversationView
 from wawindow.domain.times import iso_z, parse_iso
-from wawindow.entrypoints.api.deps import ServicesDep, TenantDep
+from wawindow.entrypoints.api.deps import ServicesDep, TenantDep, TenantPolicyDep
 from wawindow.entrypoints.api.problems import Problem, problem_responses
 from wawindow.entrypoints.api.query_params import check_period, query_instant
 from wawindow.service.queries import (
@@ -102,6 +102,7 @@ def conversation_out(row: StoredConversation, view: ConversationView) -> Convers
 async def conversations(
     svc: ServicesDep,
     tenant_id: TenantDep,
+    policy: TenantPolicyDep,
     status: ConversationStatus | None = None,
     phone_number_id: str | None = None,
     customer_id: Annotated[str | None, Query(description="The contact's external_ref.")] = None,
@@ -115,7 +116,7 @@ async def conversations(
 ) -> ConversationPage:
     now = svc.clock()
     where = ConversationFilter(
-        status=status_window(status, now, DEFAULT_POLICY) if status else None,
+        status=status_window(status, now, policy) if status else None,
         line=phone_number_id,
         external_ref=customer_id,
         contact_phone=_phone(contact_phone),
@@ -128,7 +129,7 @@ async def conversations(
 
     def load() -> ConversationListing:
         with SqlQueryStore(svc.engine) as store:
-            return list_conversations(store, tenant_id, now, where, page, page_size)
+            return list_conversations(store, tenant_id, now, where, page, page_size, policy)
 
     listing = await run_in_threadpool(load)
     return ConversationPage(
@@ -147,9 +148,9 @@ async def conversations(
     responses=problem_responses(401, 404),
 )
 async def conversation(
-    svc: ServicesDep, tenant_id: TenantDep, conversation_id: str
+    svc: ServicesDep, tenant_id: TenantDep, policy: TenantPolicyDep, conversation_id: str
 ) -> ConversationOut:
-    row, view = await run_in_threadpool(_find, svc, tenant_id, conversation_id)
+    row, view = await run_in_threadpool(_find, svc, tenant_id, conversation_id, policy)
     return conversation_out(row, view)
 
 
@@ -160,10 +161,14 @@ async def conversation(
     responses=problem_responses(401, 404, 422),
 )
 async def close(
-    svc: ServicesDep, tenant_id: TenantDep, conversation_id: str, request: CloseRequest
+    svc: ServicesDep,
+    tenant_id: TenantDep,
+    policy: TenantPolicyDep,
+    conversation_id: str,
+    request: CloseRequest,
 ) -> ConversationOut:
     def run() -> tuple[StoredConversation, ConversationView]:
-        row, view = _find(svc, tenant_id, conversation_id)
+        row, view = _find(svc, tenant_id, conversation_id, policy)
         if view.ended_at is not None:
             return row, view  # ended already: closing again changes nothing
         fact = ManualClose(
@@ -175,17 +180,17 @@ async def close(
         )
         with svc.ingest_store() as store:
             svc.ingestor.close(store, row.thread_id, fact, svc.clock())
-        return _find(svc, tenant_id, row.conversation.id)
+        return _find(svc, tenant_id, row.conversation.id, policy)
 
     row, view = await run_in_threadpool(run)
     return conversation_out(row, view)
 
 
 def _find(
-    svc: Services, tenant_id: str, conversation_id: str
+    svc: Services, tenant_id: str, conversation_id: str, policy: Policy
 ) -> tuple[StoredConversation, ConversationView]:
     with SqlQueryStore(svc.engine) as store:
-        found = find_conversation(store, tenant_id, conversation_id, svc.clock())
+        found = find_conversation(store, tenant_id, conversation_id, svc.clock(), policy)
     if found is None:
         raise Problem(
             404,

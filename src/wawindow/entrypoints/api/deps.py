@@ -1,4 +1,5 @@
-"""Request dependencies: the process's services and the tenant behind an API key."""
+"""Request dependencies: the process's services, the tenant behind an API key, and its
+settings (``TenantPolicyDep``: use it wherever a rule depends on them)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
+from wawindow.adapters.db.settings_store import SqlSettingsStore
 from wawindow.bootstrap import Services
+from wawindow.domain.policy import Policy
 from wawindow.entrypoints.api.problems import Problem
 from wawindow.service.tenants import tenant_of_key
 
@@ -57,3 +60,16 @@ def _unauthorized(detail: str) -> Problem:
 
 
 TenantDep = Annotated[str, Depends(tenant_id)]
+
+
+async def tenant_policy(svc: ServicesDep, tenant: TenantDep) -> Policy:
+    """The tenant's settings (inactive_after, send_margin, ...) as the rules take them."""
+
+    def read() -> Policy:
+        with SqlSettingsStore.reading(svc.engine) as store:
+            return store.tenant_policy(tenant)
+
+    return await run_in_threadpool(read)
+
+
+TenantPolicyDep = Annotated[Policy, Depends(tenant_policy)]

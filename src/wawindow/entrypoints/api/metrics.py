@@ -14,7 +14,9 @@ Suggested values:
 - ``webhooks_dropped_facts_total{reason}``: ``unknown_line`` (a ``phone_number_id``
   no tenant owns), ``unparsed`` (a part of the payload that gave no fact);
 - ``facts_stored_total{kind}``: the fact kinds of DESIGN §1.2 (``inbound``,
-  ``outbound``, ``status``, ``call``, ...).
+  ``outbound``, ``status``, ``call``, ...);
+- ``events_emitted_total{type}``: the timed event types (``window.closed``, ...);
+- ``worker_tick_seconds{job}``, ``worker_errors_total{job}``: job names (``scheduler``).
 
 Names carry the ``wawindow_`` namespace, as Prometheus naming practice asks, so the
 series are ``wawindow_webhooks_received_total`` and so on.
@@ -22,7 +24,7 @@ series are ``wawindow_webhooks_received_total`` and so on.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Final
 
 from prometheus_client import (
@@ -35,6 +37,8 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.exposition import choose_encoder
+
+from wawindow.service.timed_events import TIMED_EVENT_TYPES, OutboxEvent
 
 NAMESPACE: Final = "wawindow"
 KNOWN_PROVIDERS: Final = ("meta", "sinch", "channel360")
@@ -120,6 +124,30 @@ class Metrics:
             buckets=INGEST_BUCKETS,
             registry=self.registry,
         )
+        self.events_emitted = Counter(
+            "events_emitted",
+            "Timed events the scheduler wrote to the outbox, by type.",
+            ["type"],
+            namespace=NAMESPACE,
+            registry=self.registry,
+        )
+        self.worker_tick_seconds = Histogram(
+            "worker_tick_seconds",
+            "Time of one tick of a background job (one batch), by job.",
+            ["job"],
+            namespace=NAMESPACE,
+            buckets=INGEST_BUCKETS,
+            registry=self.registry,
+        )
+        self.worker_errors = Counter(
+            "worker_errors",
+            "Ticks of a background job that failed (retried on the next tick), by job.",
+            ["job"],
+            namespace=NAMESPACE,
+            registry=self.registry,
+        )
+        for kind in TIMED_EVENT_TYPES:
+            self.events_emitted.labels(type=kind)
         for provider in providers:
             for counter in (
                 self.webhooks_received,
@@ -130,6 +158,10 @@ class Metrics:
         if process_metrics:
             ProcessCollector(registry=self.registry)
             PlatformCollector(registry=self.registry)
+
+    def count_emitted(self, events: Sequence[OutboxEvent]) -> None:
+        for item in events:
+            self.events_emitted.labels(type=item.type).inc()
 
     def render(self, accept: str | None = None) -> tuple[bytes, str]:
         """The exposition body and its ``Content-Type``, for ``GET /metrics``.

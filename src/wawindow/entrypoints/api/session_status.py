@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from wawindow.adapters.db.contact_store import SqlContactStore
 from wawindow.domain.identity import Identifier, IdentifierKind
 from wawindow.entrypoints.api.contacts import Bsuid, ExternalRef, Id, Phone, not_found, one_of
-from wawindow.entrypoints.api.deps import ServicesDep, TenantDep
+from wawindow.entrypoints.api.deps import ServicesDep, TenantDep, TenantPolicyDep
 from wawindow.entrypoints.api.problems import problem_responses
 from wawindow.service.contacts import NotFound, SessionStatus, StoredTemplate, session_status
 
@@ -46,7 +46,8 @@ class SessionConversationOut(BaseModel):
 
 class CanSendOut(BaseModel):
     free_form: bool = Field(
-        description="The service window is still open after the send margin (60 s)."
+        description="The service window is still open after the tenant's send margin "
+        "(setting send_margin, default 60 s)."
     )
     template: bool = Field(description="Templates may be sent at any time.")
 
@@ -139,6 +140,7 @@ def _selector(field: str, value: str) -> Identifier | str:
 async def status(
     svc: ServicesDep,
     tenant_id: TenantDep,
+    policy: TenantPolicyDep,
     phone_number_id: Annotated[Id, Query()],
     contact_phone: Annotated[Phone | None, Query()] = None,
     contact_bsuid: Annotated[Bsuid | None, Query()] = None,
@@ -161,7 +163,7 @@ async def status(
 
     def read() -> SessionStatus:
         with SqlContactStore.reading(svc.engine) as store:
-            return session_status(store, tenant_id, phone_number_id, contact, svc.clock())
+            return session_status(store, tenant_id, phone_number_id, contact, svc.clock(), policy)
 
     try:
         return _out(await run_in_threadpool(read))
