@@ -18,7 +18,14 @@ from wawindow.domain.facts import Fact
 from wawindow.domain.rate_card import Cost, RateCard, RateCardError, cost_of
 from wawindow.domain.thread_view import MessageView, ThreadView
 from wawindow.domain.times import parse_iso
-from wawindow.entrypoints import cli_admin, cli_ratecard, cli_sandbox, cli_serve, cli_templates
+from wawindow.entrypoints import (
+    cli_admin,
+    cli_demo,
+    cli_ratecard,
+    cli_sandbox,
+    cli_serve,
+    cli_templates,
+)
 from wawindow.entrypoints.replay_render import Costing, print_tables, replay_document
 from wawindow.service.replay import replay as replay_facts
 
@@ -132,6 +139,7 @@ app.command("migrate")(cli_admin.migrate)
 app.command("serve")(cli_serve.serve)
 app.command("import")(cli_serve.import_log)
 app.command("sandbox")(cli_sandbox.sandbox)
+app.command("demo")(cli_demo.demo)
 
 
 def main() -> None:
