@@ -98,6 +98,7 @@ def start_demo(
         *args,
     ]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith("WAWINDOW_")}
+    env["COLUMNS"] = "200"  # one line per row of the board
     with (workdir / f"{name}.out").open("wb") as out, (workdir / f"{name}.err").open("wb") as err:
         process = subprocess.Popen(
             command, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err
@@ -190,6 +191,16 @@ class Api:
         contact_id = self.session(phone)["contact_id"]
         items: list[Any] = self.get("/v1/messages", contact_id=contact_id, page_size=100)["items"]
         return items
+
+
+def last_board(output: str) -> list[str]:
+    """The rows of the board printed after the last step."""
+    board = output.split(f"{STEPS}/{STEPS}", 1)[1]
+    return [line for line in board.splitlines() if line.startswith("│ ")][:3]
+
+
+def cells(row: str) -> list[str]:
+    return [cell.strip() for cell in row.strip("│").split("│")]
 
 
 def outcome(summary: dict[str, Any], title: str) -> Any:
@@ -296,6 +307,14 @@ def test_the_demo_exits_at_the_end_and_a_rerun_continues_with_the_same_tenant(
     assert "curl -H" in output
     assert f"{STEPS}/{STEPS}" in output
     assert "window_closed" in output
+    ada, quinn, rita = last_board(output)
+    assert cells(ada) == [
+        "Ada", "closed", "—", "open · 25h 02m", "active · 1 msg",
+        "→ template order_update: read · free_entry_point",
+    ]  # fmt: skip
+    assert cells(quinn)[1:5] == ["closed", "—", "—", "ended (timeout) · 2 msgs"]
+    assert cells(rita)[1:3] == ["open", "1h 45m"]
+    assert cells(rita)[5] == "← button received"
     assert_no_child_left(first, list(summary["pids"].values()))
 
     # no --sandbox-port: the port the demo line was made with

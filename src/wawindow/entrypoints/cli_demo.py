@@ -129,18 +129,17 @@ def _run(
     summary: Path | None,
 ) -> int:
     try:
-        if _taken(port):
-            return EXIT_FAILED
-        account, sandbox_port = _prepare(database, sandbox_port)
-        if _taken(sandbox_port):
-            return EXIT_FAILED
+        prepared = None if _taken(port) else _prepare(database, port, sandbox_port)
     except Interrupted:
         return EXIT_INTERRUPTED
     except (AccountError, ConfigError, SQLAlchemyError) as error:
         err.print(f"[red]{error}[/red]", highlight=False, soft_wrap=True)
         return EXIT_FAILED
+    if prepared is None:
+        return EXIT_FAILED
+    account, chosen = prepared
     with tempfile.TemporaryDirectory(prefix="wawindow-demo-") as logs:
-        wiring = Wiring(port, sandbox_port, database, account, Path(logs))
+        wiring = Wiring(port, chosen, database, account, Path(logs))
         return wiring.run(pace, keep_running, summary)
 
 
@@ -151,17 +150,22 @@ def _taken(port: int) -> bool:
     return False
 
 
-def _prepare(database: str, sandbox_port: int | None) -> tuple[DemoAccount, int]:
-    """The account in the database, and the sandbox port its line sends to."""
+def _prepare(database: str, port: int, sandbox_port: int | None) -> tuple[DemoAccount, int] | None:
+    """The account in the database and the sandbox's port (the one its line sends to);
+    ``None`` when that port cannot be used (said on stderr)."""
     svc = accounts.open_services(database)
     try:
         line = accounts.demo_line(svc)
         earlier = accounts.sandbox_port_of(line) if line is not None else None
         chosen = sandbox_port or earlier or DEFAULT_SANDBOX_PORT
-        account = accounts.prepare_account(svc, f"http://{HOST}:{chosen}")
+        if chosen == port:
+            err.print(f"[red]serve and the sandbox cannot both use port {port}[/red]")
+            return None
+        if _taken(chosen):
+            return None
+        return accounts.prepare_account(svc, f"http://{HOST}:{chosen}"), chosen
     finally:
         svc.engine.dispose()
-    return account, chosen
 
 
 class Wiring:

@@ -97,6 +97,13 @@ def sandbox_port_of(line: SendLine) -> int | None:
 
 def prepare_account(svc: Services, sandbox_url: str) -> DemoAccount:
     """Make the demo tenant, line, key, templates and rate card, or find them again."""
+    earlier = demo_line(svc)
+    if earlier is not None and earlier.graph_base_url != sandbox_url:
+        raise AccountError(
+            f"the demo line of this database sends to the sandbox at {earlier.graph_base_url}: "
+            f"start the demo with --sandbox-port {sandbox_port_of(earlier)}, or use a new "
+            "--database"
+        )
     now = utc_now()
     tenant_id = _demo_tenant(svc)
     with svc.tenant_store() as store:
@@ -107,12 +114,9 @@ def prepare_account(svc: Services, sandbox_url: str) -> DemoAccount:
     if tenant_id is None:
         with SqlRateStore(svc.engine) as rates:
             replace_rate_card(rates, key.tenant_id, example_rate_card())
-    line = _line(svc, key.tenant_id, sandbox_url)
-    if line.graph_base_url != sandbox_url:
-        raise AccountError(
-            f"the demo line of this database sends to the sandbox at {line.graph_base_url}: "
-            f"start the demo with --sandbox-port {sandbox_port_of(line)}, or use a new --database"
-        )
+    line = earlier or _add_line(svc, key.tenant_id, sandbox_url)
+    if not line.access_token:
+        raise AccountError(f"the demo line {LINE} has no access token: use a new --database")
     templates, _ = parse_listing(TEMPLATES)
     with SqlTemplateStore(svc.engine) as registry:
         import_templates(registry, LINE, templates, now)
@@ -121,7 +125,7 @@ def prepare_account(svc: Services, sandbox_url: str) -> DemoAccount:
         api_key=key.api_key,
         phone_number_id=LINE,
         app_secret=line.info.app_secret,
-        access_token=line.access_token or "",
+        access_token=line.access_token,
         reused=tenant_id is not None,
     )
 
@@ -132,17 +136,11 @@ def _demo_tenant(svc: Services) -> str | None:
     return found[0] if found else None
 
 
-def _line(svc: Services, tenant_id: str, sandbox_url: str) -> SendLine:
-    """The tenant's demo line; added with new secrets when it has none."""
-    with SqlSendStores(svc.engine).reader() as reader:
-        line = reader.send_line(tenant_id, LINE)
-    if line is not None:
-        if not line.access_token:
-            raise AccountError(f"the demo line {LINE} has no access token: use a new --database")
-        return line
+def _add_line(svc: Services, tenant_id: str, sandbox_url: str) -> SendLine:
+    """The demo line, with new secrets, sending to the sandbox."""
     with svc.tenant_store() as store:
         owners = {row.tenant_id for row in store.lines(None) if row.phone_number_id == LINE}
-        if owners - {tenant_id}:
+        if owners:
             raise AccountError(
                 f"line {LINE} belongs to another tenant of this database: "
                 "run the demo on a database of its own (--database)"

@@ -35,6 +35,7 @@ READY_TIMEOUT: Final = 60.0  # seconds; serve migrates the database before it an
 STOP_TIMEOUT: Final = 10.0
 LOG_TAIL: Final = 4000  # characters of a failed child's output to show
 _PR_SET_PDEATHSIG: Final = 1
+_LINUX: Final = sys.platform.startswith("linux")
 
 
 class ChildFailed(RuntimeError):
@@ -125,15 +126,14 @@ def start_child(
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=lambda: _die_with(parent),  # the demo runs no threads of its own
+            # the demo runs no threads of its own, so a preexec_fn is safe here
+            preexec_fn=(lambda: _die_with(parent)) if _LINUX else None,
         )
     return Child(name, process, log_path, ready_url)
 
 
 def _die_with(parent: int) -> None:
     """In the child, before exec: a SIGTERM when the parent dies (Linux only)."""
-    if not sys.platform.startswith("linux"):
-        return
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != parent:  # the parent died before prctl took effect

@@ -90,7 +90,7 @@ class Player:
     def _print(self, record: StepRecord, total: int, step: Step) -> None:
         self.console.print()
         self.console.rule(f"[bold]{record.number}/{total}[/bold]  {record.title}", align="left")
-        self.console.print(record.narration, highlight=False)
+        self.console.print(record.narration, highlight=False, markup=False)
         clock = f"{record.at:%a %d %b %Y, %H:%M} UTC (start + {duration(step.at)})"
         self.console.print(board_table(self.board, clock))
 
