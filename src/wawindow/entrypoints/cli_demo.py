@@ -133,7 +133,7 @@ def _run(
     except Interrupted:
         return EXIT_INTERRUPTED
     except (AccountError, ConfigError, SQLAlchemyError) as error:
-        err.print(f"[red]{error}[/red]", highlight=False, soft_wrap=True)
+        _error(str(error))
         return EXIT_FAILED
     if prepared is None:
         return EXIT_FAILED
@@ -145,7 +145,7 @@ def _run(
 
 def _taken(port: int) -> bool:
     if port_taken(port):
-        err.print(f"[red]port {port} is in use: choose another (--port, --sandbox-port)[/red]")
+        _error(f"port {port} is in use: choose another (--port, --sandbox-port)")
         return True
     return False
 
@@ -159,7 +159,7 @@ def _prepare(database: str, port: int, sandbox_port: int | None) -> tuple[DemoAc
         earlier = accounts.sandbox_port_of(line) if line is not None else None
         chosen = sandbox_port or earlier or DEFAULT_SANDBOX_PORT
         if chosen == port:
-            err.print(f"[red]serve and the sandbox cannot both use port {port}[/red]")
+            _error(f"serve and the sandbox cannot both use port {port}")
             return None
         if _taken(chosen):
             return None
@@ -189,7 +189,6 @@ class Wiring:
             self._start()
             with self._clients() as (api, sandbox):
                 player = self._play(api, sandbox, pace)
-                sandbox.thaw()  # from here on, time runs again
                 if summary is not None:
                     _write(summary, self._summary(player))
             if keep_running:
@@ -253,6 +252,7 @@ class Wiring:
         player.move_clock(start)
         self._print_intro(start)
         player.play(STEPS)
+        sandbox.thaw()  # from here on, time runs again
         self.story_done = True
         self._print_outro(player)
         return player
@@ -308,7 +308,7 @@ class Wiring:
         except ChildFailed as failure:
             _report(failure)
             return EXIT_FAILED
-        err.print(f"[red]the demo failed: {error}[/red]", highlight=False, soft_wrap=True)
+        _error(f"the demo failed: {error}")
         for child in self.children:
             err.print(f"--- output of wawindow {child.name}:\n{child.output()}", markup=False)
         return EXIT_FAILED
@@ -349,8 +349,13 @@ def _curl_examples(url: str, sandbox: str, key: str, line: str) -> list[str]:
 
 
 def _report(failure: ChildFailed) -> None:
-    err.print(f"[red]{failure}[/red]", highlight=False)
+    _error(str(failure))
     err.print(f"--- its output:\n{failure.output()}", markup=False, highlight=False)
+
+
+def _error(message: str) -> None:
+    """A line on stderr, in red; taken as it is (an error may quote JSON with brackets)."""
+    err.print(message, style="red", markup=False, highlight=False, soft_wrap=True)
 
 
 def _write(path: Path, document: dict[str, Any]) -> None:
