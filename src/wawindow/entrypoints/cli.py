@@ -20,6 +20,7 @@ from wawindow.domain.thread_view import MessageView, ThreadView
 from wawindow.domain.times import parse_iso
 from wawindow.entrypoints import (
     cli_admin,
+    cli_demo,
     cli_ratecard,
     cli_sandbox,
     cli_serve,
@@ -140,6 +141,7 @@ app.command("serve")(cli_serve.serve)
 app.command("import")(cli_serve.import_log)
 app.command("sandbox")(cli_sandbox.sandbox)
 app.command("worker")(cli_worker.worker)
+app.command("demo")(cli_demo.demo)
 
 
 def main() -> None:
