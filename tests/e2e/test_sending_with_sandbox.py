@@ -57,6 +57,12 @@ OLD_PROMO = {
     "components": [{"type": "BODY", "text": "Last chance!"}],
 }
 TEMPLATES = (ORDER_UPDATE, SPRING_SALE, OLD_PROMO)
+RETIRED_OFFER = {
+    "name": "retired_offer",
+    "language": "en_US",
+    "category": "marketing",
+    "body": "{{1}}, your offer ends soon.",
+}
 RATE_CARD = """\
 market,category,currency,price,effective_from,countries
 North America,marketing,USD,0.0250,2024-11-01,US CA
@@ -80,12 +86,15 @@ def spring_sale() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wired]:
-    """Serve and the sandbox, with the templates on both sides and a rate card."""
+    """Serve and the sandbox, with the templates on both sides and a rate card; and one
+    template WhatsApp no longer has but wawindow was not told (``RETIRED_OFFER``)."""
     workdir = tmp_path_factory.mktemp("serve-with-sandbox")
     database_url = f"sqlite:///{workdir / 'wawindow.db'}"
     with serve_with_sandbox(
         database_url, workdir, start_at=MARCH_2026, templates=TEMPLATES, rate_card=RATE_CARD
     ) as running:
+        created = running.post("/v1/templates", {"phone_number_id": running.line, **RETIRED_OFFER})
+        assert created.status_code == 201, created.text
         yield running
 
 
@@ -218,6 +227,7 @@ def test_a_day_later_free_form_is_refused_by_the_api_and_the_proxy_and_nothing_i
     ]
     assert offered == [
         ("order_update", "en_US", "utility", 2),
+        ("retired_offer", "en_US", "marketing", 1),
         ("spring_sale", "en_US", "marketing", 1),
     ]  # the paused template is not offered
 
@@ -312,6 +322,29 @@ def test_templates_with_the_window_closed_are_billed_as_whatsapp_reports_in_each
         ("spring_sale", "marketing"),
     ]
     assert wired.session(user)["window_active"] is False  # templates do not open it
+
+
+def test_a_template_whatsapp_does_not_have_is_refused_with_whatsapps_error(wired: Wired) -> None:
+    """wawindow's registry still has it, so the gate lets it go; WhatsApp answers 404
+    with 132001, a refusal of the message itself: a 400 that keeps WhatsApp's error."""
+    user = "16505550109"
+    template = {"name": "retired_offer", "language": "en_US", "parameters": ["Sheena"]}
+    assert wired.dry_run(to=user, template=template)["decision"]["allowed"] is True
+
+    refused = wired.send(to=user, template=template)
+    assert refused.status_code == 400, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    problem = refused.json()
+    assert problem["type"] == "https://wawindow.dev/problems/whatsapp_error"
+    assert problem["state"] == "failed"
+    assert problem["title"] == "Template name does not exist in the translation"
+    error = problem["whatsapp_error"]
+    assert (error["http_status"], error["code"]) == (404, 132001)
+    assert error["details"] == "template name (retired_offer) does not exist in en_US"
+    assert error["fbtrace_id"]
+    assert wired.outbound(user) == []  # WhatsApp sent nothing
+    documented = wired.server.client.get("/openapi.json").json()
+    assert "400" in documented["paths"]["/v1/messages"]["post"]["responses"]
 
 
 # --------------------------------------------------------------------------- free entry point
