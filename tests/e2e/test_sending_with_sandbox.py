@@ -18,18 +18,20 @@ entry point and conversations are its own, and sets the clock where it starts.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.support.serve_with_sandbox import ACCESS_TOKEN, Wired, serve_with_sandbox
+from tests.support.serve_with_sandbox import ACCESS_TOKEN, Wired, iso, serve_with_sandbox
 
 MARCH_2026 = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)  # PMP-1
 MAY_2025 = datetime(2025, 5, 14, 10, 0, tzinfo=UTC)  # CBP
-AUGUST_2025 = datetime(2025, 8, 12, 10, 0, tzinfo=UTC)  # PMP-1
 OCTOBER_2026 = datetime(2026, 10, 13, 10, 0, tzinfo=UTC)  # PMP-2
+CBP_DAY = datetime(2025, 5, 20, 10, 0, tzinfo=UTC)  # days of their own for billing summaries
+PMP_1_DAY = datetime(2025, 8, 20, 10, 0, tzinfo=UTC)
+PMP_2_DAY = datetime(2026, 10, 20, 10, 0, tzinfo=UTC)
 DAY = 24 * 3600
 
 ORDER_UPDATE = {
@@ -255,28 +257,43 @@ def test_a_day_later_free_form_is_refused_by_the_api_and_the_proxy_and_nothing_i
 
 
 @pytest.mark.parametrize(
-    ("user", "at", "era", "model", "billed"),
+    ("user", "at", "era", "model", "billed", "total"),
     [
-        ("16505550111", MAY_2025, "CBP", "CBP", [(True, "0.025"), (True, "0.004"), (False, "0")]),
+        (
+            "16505550111",
+            CBP_DAY,
+            "CBP",
+            "CBP",
+            [(True, "0.025"), (True, "0.004"), (False, "0")],
+            "0.029",
+        ),
         (
             "16505550112",
-            AUGUST_2025,
+            PMP_1_DAY,
             "PMP-1",
             "PMP",
             [(True, "0.03"), (True, "0.0035"), (True, "0.03")],
+            "0.0635",
         ),
         (
             "16505550113",
-            OCTOBER_2026,
+            PMP_2_DAY,
             "PMP-2",
             "PMP",
             [(True, "0.03"), (True, "0.0035"), (True, "0.03")],
+            "0.0635",
         ),
     ],
     ids=["CBP", "PMP-1", "PMP-2"],
 )
 def test_templates_with_the_window_closed_are_billed_as_whatsapp_reports_in_each_era(
-    world: Wired, user: str, at: datetime, era: str, model: str, billed: list[tuple[bool, str]]
+    world: Wired,
+    user: str,
+    at: datetime,
+    era: str,
+    model: str,
+    billed: list[tuple[bool, str]],
+    total: str,
 ) -> None:
     """A marketing template, a utility one, then marketing again a minute later: in CBP the
     second marketing message is inside the paid conversation the first opened, so it is free."""
@@ -322,6 +339,17 @@ def test_templates_with_the_window_closed_are_billed_as_whatsapp_reports_in_each
         ("spring_sale", "marketing"),
     ]
     assert wired.session(user)["window_active"] is False  # templates do not open it
+
+    # The billing summary of the hour counts what WhatsApp charged: one charge per
+    # paid conversation in CBP, per billable message since.
+    summary = ok(
+        wired.server.get("/v1/billing/summary", since=iso(at), until=iso(at + timedelta(hours=1)))
+    )["totals"]
+    reported = [m for m in wired.outbound(user) if m["pricing"]["billable"]]
+    charges = {m["conversation"]["id"] for m in reported} if model == "CBP" else reported
+    assert (summary["messages_count"], summary["billable_count"]) == (3, len(charges))
+    assert (summary["provider_reported_count"], summary["drift_count"]) == (3, 0)
+    assert summary["estimated_cost"] == {"USD": total}
 
 
 def test_a_template_whatsapp_does_not_have_is_refused_with_whatsapps_error(wired: Wired) -> None:

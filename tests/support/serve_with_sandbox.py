@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -191,19 +192,31 @@ def serve_with_sandbox(
             access_token=ACCESS_TOKEN,
             graph_base_url=sandbox.base_url,
         )
-        if templates:
-            _load_templates(database_url, serve_dir, sandbox, list(templates))
-        if rate_card is not None:
-            card = serve_dir / "rate-card.csv"
-            card.write_text(rate_card)
-            run_cli(
-                database_url, serve_dir, "ratecard", "load", str(card), "--tenant", tenant.tenant_id
-            )
+        with ThreadPoolExecutor(max_workers=2) as pool:  # two commands, ~1 s of start-up each
+            loading = []
+            if templates:
+                loading.append(
+                    pool.submit(_load_templates, database_url, serve_dir, sandbox, list(templates))
+                )
+            if rate_card is not None:
+                loading.append(
+                    pool.submit(
+                        _load_rate_card, database_url, serve_dir, tenant.tenant_id, rate_card
+                    )
+                )
+            for done in loading:
+                done.result()
         clock = {"WAWINDOW_CLOCK_URL": sandbox.base_url}
         with serve(database_url, tenant, serve_dir, port=serve_port, env=clock) as server:
             wired = Wired(server, sandbox)
             wired.sync_clocks()
             yield wired
+
+
+def _load_rate_card(database_url: str, workdir: Path, tenant_id: str, rate_card: str) -> None:
+    card = workdir / "rate-card.csv"
+    card.write_text(rate_card)
+    run_cli(database_url, workdir, "ratecard", "load", str(card), "--tenant", tenant_id)
 
 
 def _load_templates(
