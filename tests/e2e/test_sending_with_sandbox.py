@@ -253,6 +253,30 @@ def test_a_day_later_free_form_is_refused_by_the_api_and_the_proxy_and_nothing_i
     assert [m["direction"] for m in listed["items"]] == ["inbound"]
 
 
+def test_in_the_windows_last_minute_free_form_is_refused_before_whatsapp_would(
+    wired: Wired,
+) -> None:
+    """The gate wants the window open 60 s after the send, so a send never races its end."""
+    user = "16505550103"
+    wired.inbound(user, "Where is my order?")
+    wired.advance(DAY - 61)
+    in_time = ok(wired.send(to=user, text="It ships today."))
+    wired.advance(1)
+    late = wired.send(to=user, text="It ships today.")
+    assert late.status_code == 403, late.text
+    assert late.json()["expired_at"] == "2026-03-11T10:00:00Z"
+    proxied = wired.proxy(
+        {"messaging_product": "whatsapp", "to": user, "type": "text", "text": {"body": "Hi?"}}
+    )
+    assert (proxied.status_code, proxied.json()["error"]["code"]) == (400, 131047)
+    assert wired.chat(user)["window"]["open"] is True  # WhatsApp would still have taken it
+
+    wired.settle()
+    assert [m["id"] for m in wired.outbound(user)] == [in_time["message_id"]]
+    assert wired.sent(in_time["message_id"])["outcome"] == "delivered"
+    assert_billed_as_reported(wired, in_time["message_id"], in_time["decision"]["expected_billing"])
+
+
 # --------------------------------------------------------------------------- templates per era
 
 
