@@ -601,7 +601,7 @@ def test_the_graph_proxy_forwards_to_the_sandbox_and_answers_its_exact_json(
     wired.settle()
     contact_id = wired.session(user)["contact_id"]
     listed = ok(wired.server.get("/v1/messages", contact_id=contact_id, direction="outbound"))
-    direct_id = direct.json()["messages"][0]["id"]
+    direct_id = direct.json()["messages"][0]["id"]  # known to wawindow from its statuses
     assert sorted(m["id"] for m in listed["items"]) == sorted([forwarded["id"], direct_id])
     message = wired.message(forwarded["id"])
     assert message["type"] == "text"
