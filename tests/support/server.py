@@ -27,7 +27,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,13 +58,16 @@ def wawindow_command() -> list[str]:
     return [sys.executable, "-c", "from wawindow.entrypoints.cli import main; main()"]
 
 
-def environment(database_url: str, port: int | None = None) -> dict[str, str]:
+def environment(
+    database_url: str, port: int | None = None, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """The process environment: ours, minus any ``WAWINDOW_*``, plus the test's settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("WAWINDOW_")}
     env["WAWINDOW_DATABASE_URL"] = database_url
     env["WAWINDOW_HOST"] = HOST
     if port is not None:
         env["WAWINDOW_PORT"] = str(port)
+    env.update(extra or {})
     return env
 
 
@@ -110,11 +113,22 @@ def create_tenant(
     phone_number_ids: Sequence[str] = (DEFAULT_LINE,),
     app_secret: str = DEFAULT_SECRET,
     verify_token: str = DEFAULT_TOKEN,
+    access_token: str | None = None,
+    graph_base_url: str | None = None,
 ) -> Tenant:
-    """``tenant create NAME --json``, then ``line add`` for each phone_number_id."""
+    """``tenant create NAME --json``, then ``line add`` for each phone_number_id.
+
+    With ``access_token`` (and ``graph_base_url``) the lines can send, to that Cloud API.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     created = json.loads(run_cli(database_url, workdir, "tenant", "create", name, "--json"))
     tenant_id, api_key = created["tenant_id"], created["api_key"]
+
+    sending: list[str] = []
+    if access_token is not None:
+        sending += ["--access-token", access_token]
+    if graph_base_url is not None:
+        sending += ["--graph-base-url", graph_base_url]
 
     def add_line(phone_number_id: str) -> str:
         return run_cli(
@@ -130,6 +144,7 @@ def create_tenant(
             app_secret,
             "--verify-token",
             verify_token,
+            *sending,
         )
 
     with ThreadPoolExecutor(max_workers=4) as pool:  # one process each, ~1 s of start-up
@@ -281,11 +296,21 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def serve(
-    database_url: str, tenant: Tenant, workdir: Path, args: Sequence[str] = ()
+    database_url: str,
+    tenant: Tenant,
+    workdir: Path,
+    args: Sequence[str] = (),
+    *,
+    port: int | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[Server]:
-    """``wawindow serve ARGS`` on a free port of 127.0.0.1 until the block ends."""
+    """``wawindow serve ARGS`` on 127.0.0.1 until the block ends.
+
+    On ``port`` when given (a peer already knows where to post), else on a free
+    one; ``env`` adds settings (``WAWINDOW_CLOCK_URL``…) to its environment.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
-    server = _start(database_url, tenant, workdir, args)
+    server = _start(database_url, tenant, workdir, args, port, env)
     try:
         yield server
     finally:
@@ -316,17 +341,24 @@ def wawindow_server(
         yield server
 
 
-def _start(database_url: str, tenant: Tenant, workdir: Path, args: Sequence[str]) -> Server:
+def _start(
+    database_url: str,
+    tenant: Tenant,
+    workdir: Path,
+    args: Sequence[str] = (),
+    fixed_port: int | None = None,
+    extra_env: Mapping[str, str] | None = None,
+) -> Server:
     failures: list[str] = []
     for attempt in range(1, START_ATTEMPTS + 1):
-        port = free_port()
+        port = fixed_port or free_port()
         log_path = workdir / f"serve-{port}-{attempt}.log"
         command = [*wawindow_command(), "serve", "--host", HOST, "--port", str(port), *args]
         with log_path.open("wb") as log:
             process = subprocess.Popen(
                 command,
                 cwd=workdir,
-                env=environment(database_url, port),
+                env=environment(database_url, port, extra_env),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -340,8 +372,8 @@ def _start(database_url: str, tenant: Tenant, workdir: Path, args: Sequence[str]
         server.kill()
         log_text = server.log()
         failures.append(f"attempt {attempt} on port {port}:\n{log_text[-4000:]}")
-        if "address already in use" not in log_text.lower():
-            break  # not a port race: trying again would fail the same way
+        if fixed_port is not None or "address already in use" not in log_text.lower():
+            break  # not a port race, or no other port to try: it would fail the same way
     raise ServerError("wawindow serve did not become ready:\n" + "\n".join(failures))
 
 

@@ -268,7 +268,7 @@ class SendOut(BaseModel):
 
 # --------------------------------------------------------------------------- routes
 
-_SEND_ERRORS = problem_responses(401, 403, 404, 409, 422, 429, 502, 504)
+_SEND_ERRORS = problem_responses(400, 401, 403, 404, 409, 422, 429, 502, 504)
 
 
 @router.post(
@@ -580,11 +580,20 @@ def outcome_problem(record: SendRecord, replayed: bool = False) -> Problem:
 
 
 _RATE_LIMIT_CODES = frozenset({130429, 131056, 4, 80007})
+_LINE_NOT_ALLOWED = frozenset({401, 403})  # the line's token or permissions, not the message
 
 
 def _whatsapp_status(record: SendRecord) -> int:
-    """400 when WhatsApp refused the message itself, 429 for rate limits, else 502."""
+    """400 when WhatsApp refused the message itself, 429 for rate limits, else 502.
+
+    WhatsApp refuses a message with a 4xx: 400 mostly, 404 for a template it does
+    not have (132001). A 401 or 403 is about the line's access, which the caller
+    cannot fix by changing the message.
+    """
     error = record.error or {}
-    if record.response_status == 429 or error.get("code") in _RATE_LIMIT_CODES:
+    status = record.response_status
+    if status == 429 or error.get("code") in _RATE_LIMIT_CODES:
         return 429
-    return 400 if record.response_status == 400 else 502
+    if status is not None and 400 <= status < 500 and status not in _LINE_NOT_ALLOWED:
+        return 400
+    return 502
