@@ -1,4 +1,4 @@
-"""The HTTP application (FastAPI): webhooks in, the query API, health and metrics."""
+"""The HTTP application (FastAPI): webhooks in, the query API, webhooks out, health, metrics."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from wawindow.entrypoints.api import (
     messages,
     session_status,
     templates,
+    webhook_deliveries,
+    webhook_endpoints,
     webhooks_meta,
 )
 from wawindow.entrypoints.api.problems import install_problem_handlers
@@ -42,4 +44,6 @@ def create_app(services: Services | None = None) -> FastAPI:
     app.include_router(webhooks_meta.router)
     for module in (conversations, session_status, contacts, messages, templates, billing):
         app.include_router(module.router)
+    app.include_router(webhook_endpoints.router)
+    app.include_router(webhook_deliveries.router)
     return app

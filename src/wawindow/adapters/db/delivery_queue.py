@@ -1,0 +1,255 @@
+"""The webhook delivery queue on SQL, for the dispatcher: one transaction per instance.
+
+Fan-out reads ``webhook_fanout_queue``, which a trigger on ``outbox`` fills in the
+transaction that writes each event (why: ``service/webhook_fanout.py``). One
+fan-out runs at a time: on PostgreSQL behind a transaction-scoped advisory lock
+that the others do not wait for; on SQLite behind the write lock every
+transaction takes (``BEGIN IMMEDIATE``).
+
+Claims follow ``domain.delivery_order.ready``: a delivery is claimable when it is
+due (pending and its time has come, or delivering under a lapsed lease) and no
+earlier delivery of its (endpoint, ordering key) is still pending or delivering.
+On PostgreSQL the rows are taken ``FOR UPDATE SKIP LOCKED``, so workers claiming
+at once take different deliveries and never wait for each other; a row another
+worker has just claimed is re-checked by PostgreSQL after its lock is released
+and dropped, as it is no longer due. A claim sets a lease and a token; the
+attempt is recorded only under that token, so a worker whose lease lapsed and
+was reclaimed cannot overwrite the newer claim (its attempt is still logged).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, Final
+
+from sqlalchemy import RowMapping, Select, and_, delete, func, insert, or_, select, update
+
+from wawindow.adapters.db import schema as t
+from wawindow.adapters.db.transaction import Transaction
+from wawindow.adapters.db.webhook_store import (
+    add_delivery,
+    endpoint_of,
+    event_columns,
+    event_of,
+    fail_pending,
+    secrets_of,
+)
+from wawindow.domain.delivery_order import ACTIVE, DeliveryStatus
+from wawindow.service.webhook_ports import (
+    Attempt,
+    AttemptOutcome,
+    ClaimedDelivery,
+    Endpoint,
+    NewDelivery,
+    OutboxEvent,
+)
+
+E, D, A, Q = (
+    t.webhook_endpoints,
+    t.webhook_deliveries,
+    t.webhook_attempts,
+    t.webhook_fanout_queue,
+)
+# Any constant shared by all wawindow processes; "whfo" (webhook fan-out) in ASCII.
+_FAN_OUT_LOCK: Final = 0x7768666F
+LOST_ATTEMPT: Final = "no result: the worker's claim lapsed before it recorded one"
+
+
+class SqlDeliveryQueue(Transaction):
+    # -- fan-out ---------------------------------------------------------------------------
+
+    def lock_fan_out(self) -> bool:
+        if not self._postgres:
+            return True
+        locked = self._conn.execute(select(func.pg_try_advisory_xact_lock(_FAN_OUT_LOCK)))
+        return bool(locked.scalar_one())
+
+    def queued_events(self, limit: int) -> list[OutboxEvent]:
+        joined = Q.join(t.outbox, t.outbox.c.id == Q.c.outbox_id).outerjoin(
+            t.threads, t.threads.c.id == t.outbox.c.thread_id
+        )
+        query = select(*event_columns()).select_from(joined).order_by(Q.c.outbox_id).limit(limit)
+        return [event_of(row) for row in self._conn.execute(query).mappings()]
+
+    def endpoints_of(self, tenant_ids: Iterable[str]) -> dict[str, list[Endpoint]]:
+        query = select(E).where(E.c.tenant_id.in_(sorted(tenant_ids))).order_by(E.c.id)
+        found: dict[str, list[Endpoint]] = {}
+        for row in self._conn.execute(query).mappings():
+            found.setdefault(row["tenant_id"], []).append(endpoint_of(row))
+        return found
+
+    def add_delivery(self, delivery: NewDelivery) -> None:
+        add_delivery(self._conn, delivery)
+
+    def dequeue(self, outbox_ids: Sequence[int]) -> None:
+        self._conn.execute(delete(Q).where(Q.c.outbox_id.in_(outbox_ids)))
+
+    # -- claims ------------------------------------------------------------------------------
+
+    def claim(self, now: datetime, limit: int, lease_until: datetime) -> list[ClaimedDelivery]:
+        rows = list(self._conn.execute(_ready(now, limit)).mappings())
+        if not rows:
+            return []
+        token = uuid.uuid4().hex
+        lapsed = [row["id"] for row in rows if row["status"] == DeliveryStatus.DELIVERING]
+        if lapsed:
+            self._log_lost_attempts(lapsed, now)
+        ids = [row["id"] for row in rows]
+        claim = {"status": DeliveryStatus.DELIVERING.value, "lease_until": lease_until}
+        self._conn.execute(update(D).where(D.c.id.in_(ids)).values(**claim, lease_token=token))
+        return self._claimed(ids)
+
+    def _log_lost_attempts(self, ids: Sequence[str], at: datetime) -> None:
+        """A worker claimed these and stopped before recording: that attempt counts."""
+        for delivery_id, tenant_id in self._conn.execute(
+            select(D.c.id, D.c.tenant_id).where(D.c.id.in_(ids))
+        ):
+            values = {"tenant_id": tenant_id, "delivery_id": delivery_id, "at": at}
+            self._conn.execute(insert(A).values(**values, error=LOST_ATTEMPT))
+        self._conn.execute(
+            update(D)
+            .where(D.c.id.in_(ids))
+            .values(
+                attempts=D.c.attempts + 1,
+                round_attempts=D.c.round_attempts + 1,
+                round_started_at=func.coalesce(D.c.round_started_at, at),
+                last_attempt_at=at,
+                last_status_code=None,
+                last_error=LOST_ATTEMPT,
+            )
+        )
+
+    def _claimed(self, ids: Sequence[str]) -> list[ClaimedDelivery]:
+        joined = (
+            D.join(E, E.c.id == D.c.endpoint_id)
+            .join(t.outbox, t.outbox.c.id == D.c.outbox_id)
+            .outerjoin(t.threads, t.threads.c.id == t.outbox.c.thread_id)
+        )
+        query = (
+            select(
+                D.c.id,
+                D.c.tenant_id,
+                D.c.endpoint_id,
+                D.c.lease_token,
+                D.c.round_attempts,
+                D.c.round_started_at,
+                E.c.url,
+                E.c.secret,
+                E.c.previous_secret,
+                E.c.previous_secret_until,
+                *event_columns(),
+            )
+            .select_from(joined)
+            .where(D.c.id.in_(ids))
+            .order_by(D.c.outbox_id, D.c.id)
+        )
+        return [_claimed_of(row) for row in self._conn.execute(query).mappings()]
+
+    # -- results -----------------------------------------------------------------------------
+
+    def finish(self, claimed: ClaimedDelivery, outcome: AttemptOutcome) -> bool:
+        attempt = outcome.attempt
+        ours = and_(
+            D.c.id == claimed.id,
+            D.c.lease_token == claimed.lease_token,
+            D.c.status == DeliveryStatus.DELIVERING,
+        )
+        values = {
+            "status": outcome.status.value,
+            "next_attempt_at": outcome.next_attempt_at,
+            "attempts": D.c.attempts + 1,
+            "round_attempts": D.c.round_attempts + 1,
+            "round_started_at": func.coalesce(D.c.round_started_at, attempt.at),
+            "last_attempt_at": attempt.at,
+            "last_status_code": attempt.status_code,
+            "last_error": attempt.error,
+            "lease_until": None,
+            "lease_token": None,
+            "updated_at": attempt.at,
+        }
+        updated = self._conn.execute(update(D).where(ours).values(**values).returning(D.c.id))
+        recorded = updated.first() is not None
+        if recorded or self._exists(claimed.id):
+            self._log(claimed, attempt)
+        return recorded
+
+    def _exists(self, delivery_id: str) -> bool:
+        found = self._conn.execute(select(D.c.id).where(D.c.id == delivery_id)).first()
+        return found is not None
+
+    def _log(self, claimed: ClaimedDelivery, attempt: Attempt) -> None:
+        values = {
+            "tenant_id": claimed.tenant_id,
+            "delivery_id": claimed.id,
+            "at": attempt.at,
+            "status_code": attempt.status_code,
+            "latency_ms": attempt.latency_ms,
+            "response_excerpt": attempt.response_excerpt,
+            "error": attempt.error,
+        }
+        self._conn.execute(insert(A).values(**values))
+
+    def endpoint_succeeded(self, endpoint_id: str) -> None:
+        where = and_(E.c.id == endpoint_id, E.c.failing_since.is_not(None))
+        self._conn.execute(update(E).where(where).values(failing_since=None))
+
+    def endpoint_failed(self, endpoint_id: str, at: datetime) -> datetime | None:
+        statement = (
+            update(E)
+            .where(E.c.id == endpoint_id)
+            .values(failing_since=func.coalesce(E.c.failing_since, at))
+            .returning(E.c.failing_since)
+        )
+        since: datetime | None = self._conn.execute(statement).scalar_one_or_none()
+        return since
+
+    def disable_endpoint(self, endpoint_id: str, reason: str, at: datetime) -> None:
+        values = {"enabled": False, "disabled_at": at, "disabled_reason": reason, "updated_at": at}
+        where = and_(E.c.id == endpoint_id, E.c.enabled.is_(True))
+        self._conn.execute(update(E).where(where).values(**values))
+        fail_pending(self._conn, endpoint_id, f"endpoint disabled: {reason}", at)
+
+
+def _ready(now: datetime, limit: int) -> Select[Any]:
+    earlier = D.alias("earlier")
+    waits_behind = (
+        select(earlier.c.id)
+        .where(
+            earlier.c.endpoint_id == D.c.endpoint_id,
+            earlier.c.ordering_key == D.c.ordering_key,
+            earlier.c.outbox_id < D.c.outbox_id,
+            earlier.c.status.in_([status.value for status in ACTIVE]),
+        )
+        .exists()
+    )
+    due = or_(
+        and_(D.c.status == DeliveryStatus.PENDING, D.c.next_attempt_at <= now),
+        and_(
+            D.c.status == DeliveryStatus.DELIVERING,
+            or_(D.c.lease_until.is_(None), D.c.lease_until <= now),
+        ),
+    )
+    return (
+        select(D.c.id, D.c.status)
+        .join(E, and_(E.c.id == D.c.endpoint_id, E.c.enabled.is_(True)))
+        .where(due, ~waits_behind)
+        .order_by(D.c.outbox_id, D.c.id)
+        .limit(limit)
+        .with_for_update(of=D, skip_locked=True)
+    )
+
+
+def _claimed_of(row: RowMapping) -> ClaimedDelivery:
+    return ClaimedDelivery(
+        id=row["id"],
+        tenant_id=row["tenant_id"],
+        endpoint_id=row["endpoint_id"],
+        url=row["url"],
+        secrets=secrets_of(row),
+        event=event_of(row),
+        lease_token=row["lease_token"],
+        round_attempts=row["round_attempts"],
+        round_started_at=row["round_started_at"],
+    )
