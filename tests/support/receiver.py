@@ -4,7 +4,8 @@
 Every request is checked with the official ``standardwebhooks`` library,
 ``Webhook(secret).verify(body, headers)``, against each secret in ``secrets``;
 the check's outcome is kept with the request. ``answer`` decides the status code
-of each answer (200 by default), e.g. 503 while a test wants the endpoint down.
+of each answer: by default 200 when the signature is valid and 401 when not, as
+a careful receiver would; a test sets it to answer 503 while the endpoint is down.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ class Received:
 @dataclass
 class Receiver:
     secrets: list[str] = field(default_factory=list)
-    answer: Callable[[Received], int] = lambda _request: 200
+    answer: Callable[[Received], int] = lambda request: 200 if request.verified else 401
     received: list[Received] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
