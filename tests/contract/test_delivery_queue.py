@@ -7,13 +7,14 @@ from __future__ import annotations
 import itertools
 import random
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, func, insert, select, text
 
 from tests.support.receiver import running_receiver
 from wawindow.adapters.db import schema as t
@@ -27,8 +28,8 @@ from wawindow.adapters.webhook_sender import HttpWebhookSender
 from wawindow.domain.delivery_order import DeliveryStatus, QueuedDelivery, ready
 from wawindow.service.delivery_job import DeliveryJob, DeliverySettings
 from wawindow.service.tenants import create_tenant
-from wawindow.service.webhook_endpoints import EndpointSpec, create_endpoint
-from wawindow.service.webhook_fanout import fan_out
+from wawindow.service.webhook_endpoints import EndpointSpec, create_endpoint, delete_endpoint
+from wawindow.service.webhook_fanout import delivery_for, fan_out, targets
 from wawindow.service.webhook_ports import Attempt, AttemptOutcome, DeliveryFilter
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -171,6 +172,53 @@ def test_one_fan_out_runs_at_a_time(db: Db) -> None:
     with SqlDeliveryQueue(db.engine) as first, SqlDeliveryQueue(db.engine) as second:
         assert first.lock_fan_out()
         assert not second.lock_fan_out()
+
+
+def test_an_endpoint_deleted_during_a_fan_out_goes_with_its_new_deliveries(db: Db) -> None:
+    needs_postgres(db)
+    endpoint_id = db.endpoint()
+    db.add_events("a")
+    errors: list[BaseException] = []
+
+    def delete() -> None:
+        try:
+            with SqlWebhookStore(db.engine) as store:
+                delete_endpoint(store, db.tenant_id, endpoint_id)
+        except BaseException as error:  # reported by the test thread
+            errors.append(error)
+
+    with SqlDeliveryQueue(db.engine) as queue:
+        assert queue.lock_fan_out()
+        (event,) = queue.queued_events(10)
+        endpoints = queue.endpoints_of([db.tenant_id])[db.tenant_id]
+        deleting = threading.Thread(target=delete)
+        deleting.start()
+        _wait_for_a_lock_wait(db)
+        for endpoint in targets(event, endpoints):
+            queue.add_delivery(delivery_for(event, endpoint, NOW))
+        queue.dequeue([event.outbox_id])
+        queue.commit()
+    deleting.join(30)
+
+    assert errors == []
+    assert db.delivered_events() == []
+    with SqlWebhookStore(db.engine) as store:
+        assert store.endpoints(db.tenant_id) == []
+
+
+def _wait_for_a_lock_wait(db: Db) -> None:
+    """Until another session waits for a row lock (the delete, behind the fan-out)."""
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+    )
+    with db.engine.connect() as connection:
+        for _ in range(600):
+            if connection.execute(waiting).scalar_one():
+                return
+            connection.rollback()
+            time.sleep(0.05)
+    raise AssertionError("the delete never waited for the fan-out")
 
 
 def test_a_disabled_endpoint_gets_its_events_as_failed_deliveries(db: Db) -> None:

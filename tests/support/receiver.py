@@ -51,6 +51,7 @@ class Receiver:
     secrets: list[str] = field(default_factory=list)
     answer: Callable[[Received], int] = lambda request: 200 if request.verified else 401
     received: list[Received] = field(default_factory=list)
+    reply: bytes | None = None  # the body of every answer, if set
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -87,7 +88,8 @@ def running_receiver(receiver: Receiver | None = None) -> Iterator[tuple[Receive
             raw = self.rfile.read(length)
             headers = {name.lower(): value for name, value in self.headers.items()}
             status = receiver.handle(self.path, headers, raw)
-            reply = b'{"ok": true}' if status < 300 else b"unavailable, try later"
+            default = b'{"ok": true}' if status < 300 else b"unavailable, try later"
+            reply = default if receiver.reply is None else receiver.reply
             self.send_response(status)
             self.send_header("content-length", str(len(reply)))
             self.end_headers()

@@ -50,7 +50,8 @@ def test_every_event_arrives_signed_with_the_standard_body(hooks_on: Hooks) -> N
         scenario.status("2026-03-10T11:07", "wamid.out1", "read", ALICE),
     )
 
-    hooks.drain()
+    with hooks.world.services.delivery_job() as job:  # as the worker loop builds it
+        hooks.drain(job=job)
 
     received = hooks.receiver.received
     expected = outbox_types(hooks, hooks.world.mine.id)

@@ -74,7 +74,14 @@ class SqlDeliveryQueue(Transaction):
         return [event_of(row) for row in self._conn.execute(query).mappings()]
 
     def endpoints_of(self, tenant_ids: Iterable[str]) -> dict[str, list[Endpoint]]:
-        query = select(E).where(E.c.tenant_id.in_(sorted(tenant_ids))).order_by(E.c.id)
+        # FOR KEY SHARE: an endpoint being deleted now is either gone from this answer
+        # or deleted after this fan-out commits (with the deliveries made for it).
+        query = (
+            select(E)
+            .where(E.c.tenant_id.in_(sorted(tenant_ids)))
+            .order_by(E.c.id)
+            .with_for_update(read=True, key_share=True)
+        )
         found: dict[str, list[Endpoint]] = {}
         for row in self._conn.execute(query).mappings():
             found.setdefault(row["tenant_id"], []).append(endpoint_of(row))

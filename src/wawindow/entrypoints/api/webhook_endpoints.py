@@ -141,7 +141,7 @@ def with_secret(made: EndpointWithSecret) -> EndpointWithSecretOut:
     "/webhook-endpoints",
     response_model=EndpointList,
     summary="List the tenant's webhook endpoints, oldest first",
-    responses=problem_responses(401),
+    responses=problem_responses(401, 422),
 )
 async def endpoints(svc: ServicesDep, tenant_id: TenantDep) -> EndpointList:
     found = await run_webhooks(svc, lambda store: store.endpoints(tenant_id))
