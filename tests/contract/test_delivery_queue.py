@@ -194,8 +194,7 @@ def test_an_endpoint_deleted_during_a_fan_out_goes_with_its_new_deliveries(db: D
         deleting = threading.Thread(target=delete)
         deleting.start()
         _wait_for_a_lock_wait(db)
-        for endpoint in targets(event, endpoints):
-            queue.add_delivery(delivery_for(event, endpoint, NOW))
+        queue.add_deliveries([delivery_for(event, e, NOW) for e in targets(event, endpoints)])
         queue.dequeue([event.outbox_id])
         queue.commit()
     deleting.join(30)
@@ -335,13 +334,13 @@ def test_a_lapsed_claim_is_taken_again_and_the_first_worker_cannot_record(db: Db
     done = Attempt(NOW + lease, 200, 5, "ok", None)
     outcome = AttemptOutcome(DeliveryStatus.SUCCEEDED, None, done)
     with SqlDeliveryQueue(db.engine) as queue:
-        stale = queue.finish(first, outcome)
-        current = queue.finish(second, outcome)
+        stale = queue.finish([(first, outcome)])
+        current = queue.finish([(second, outcome)])
         queue.commit()
 
     assert second.id == first.id
     assert second.lease_token != first.lease_token
-    assert (stale, current) == (False, True)
+    assert (stale, current) == (0, 1)
     with db.engine.connect() as connection:
         attempts = connection.execute(select(func.count()).select_from(t.webhook_attempts))
         assert attempts.scalar_one() == 3  # the lapsed one, and both results

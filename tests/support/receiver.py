@@ -98,6 +98,7 @@ def running_receiver(receiver: Receiver | None = None) -> Iterator[tuple[Receive
         def log_message(self, format: str, *args: Any) -> None:
             pass  # quiet: the test reads ``received``
 
+    ThreadingHTTPServer.request_queue_size = 128  # many senders at once: no refused connections
     server = ThreadingHTTPServer((HOST, 0), Handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)

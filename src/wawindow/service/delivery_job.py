@@ -156,11 +156,10 @@ def record_results(
     working; one whose attempts all failed is failing, and disabled once it has
     failed for ``DISABLE_AFTER``.
     """
-    worked: set[str] = set()
-    failed: set[str] = set()
-    for delivery, result in zip(claimed, results, strict=True):
-        queue.finish(delivery, outcome(delivery, result, now, draw()))
-        (worked if result.succeeded else failed).add(delivery.endpoint_id)
+    pairs = list(zip(claimed, results, strict=True))
+    queue.finish([(delivery, outcome(delivery, result, now, draw())) for delivery, result in pairs])
+    worked = {delivery.endpoint_id for delivery, result in pairs if result.succeeded}
+    failed = {delivery.endpoint_id for delivery, result in pairs if not result.succeeded}
     for endpoint_id in sorted(worked | failed):
         if endpoint_id in worked:
             queue.endpoint_succeeded(endpoint_id)

@@ -50,9 +50,13 @@ def fan_out(queue: DeliveryQueue, now: datetime, limit: int) -> int:
     if not events:
         return 0
     endpoints = queue.endpoints_of({event.tenant_id for event in events})
-    for event in events:
-        for endpoint in targets(event, endpoints.get(event.tenant_id, ())):
-            queue.add_delivery(delivery_for(event, endpoint, now))
+    queue.add_deliveries(
+        [
+            delivery_for(event, endpoint, now)
+            for event in events
+            for endpoint in targets(event, endpoints.get(event.tenant_id, ()))
+        ]
+    )
     queue.dequeue([event.outbox_id for event in events])
     return len(events)
 

@@ -221,16 +221,16 @@ class DeliveryQueue(Protocol):
 
     def endpoints_of(self, tenant_ids: Iterable[str]) -> dict[str, list[Endpoint]]: ...
 
-    def add_delivery(self, delivery: NewDelivery) -> None:
-        """Insert, unless the (endpoint, event) delivery exists already."""
+    def add_deliveries(self, deliveries: Sequence[NewDelivery]) -> None:
+        """Insert those whose (endpoint, event) delivery does not exist yet."""
 
     def dequeue(self, outbox_ids: Sequence[int]) -> None: ...
 
     def claim(self, now: datetime, limit: int, lease_until: datetime) -> list[ClaimedDelivery]:
         """Deliveries ready at ``now`` (``domain.delivery_order.ready``), now held by us."""
 
-    def finish(self, claimed: ClaimedDelivery, outcome: AttemptOutcome) -> bool:
-        """Log the attempt, and update the delivery if the claim is still ours."""
+    def finish(self, results: Sequence[tuple[ClaimedDelivery, AttemptOutcome]]) -> int:
+        """Log each attempt, and update each delivery whose claim is still ours (how many)."""
 
     def endpoint_succeeded(self, endpoint_id: str) -> None: ...
 

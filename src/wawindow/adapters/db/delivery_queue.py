@@ -24,12 +24,23 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import RowMapping, Select, and_, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    RowMapping,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from wawindow.adapters.db import schema as t
 from wawindow.adapters.db.transaction import Transaction
 from wawindow.adapters.db.webhook_store import (
-    add_delivery,
+    add_deliveries,
     endpoint_of,
     event_columns,
     event_of,
@@ -87,8 +98,8 @@ class SqlDeliveryQueue(Transaction):
             found.setdefault(row["tenant_id"], []).append(endpoint_of(row))
         return found
 
-    def add_delivery(self, delivery: NewDelivery) -> None:
-        add_delivery(self._conn, delivery)
+    def add_deliveries(self, deliveries: Sequence[NewDelivery]) -> None:
+        add_deliveries(self._conn, deliveries)
 
     def dequeue(self, outbox_ids: Sequence[int]) -> None:
         self._conn.execute(delete(Q).where(Q.c.outbox_id.in_(outbox_ids)))
@@ -110,11 +121,11 @@ class SqlDeliveryQueue(Transaction):
 
     def _log_lost_attempts(self, ids: Sequence[str], at: datetime) -> None:
         """A worker claimed these and stopped before recording: that attempt counts."""
-        for delivery_id, tenant_id in self._conn.execute(
-            select(D.c.id, D.c.tenant_id).where(D.c.id.in_(ids))
-        ):
-            values = {"tenant_id": tenant_id, "delivery_id": delivery_id, "at": at}
-            self._conn.execute(insert(A).values(**values, error=LOST_ATTEMPT))
+        lost = [
+            {"tenant_id": row.tenant_id, "delivery_id": row.id, "at": at, "error": LOST_ATTEMPT}
+            for row in self._conn.execute(select(D.c.id, D.c.tenant_id).where(D.c.id.in_(ids)))
+        ]
+        self._conn.execute(insert(A), lost)
         self._conn.execute(
             update(D)
             .where(D.c.id.in_(ids))
@@ -156,47 +167,26 @@ class SqlDeliveryQueue(Transaction):
 
     # -- results -----------------------------------------------------------------------------
 
-    def finish(self, claimed: ClaimedDelivery, outcome: AttemptOutcome) -> bool:
-        attempt = outcome.attempt
-        ours = and_(
-            D.c.id == claimed.id,
-            D.c.lease_token == claimed.lease_token,
-            D.c.status == DeliveryStatus.DELIVERING,
+    def finish(self, results: Sequence[tuple[ClaimedDelivery, AttemptOutcome]]) -> int:
+        ids = [claimed.id for claimed, _ in results]
+        # Locked, so that a worker reclaiming a lapsed lease now cannot slip in between.
+        current = self._conn.execute(
+            select(D.c.id, D.c.status, D.c.lease_token).where(D.c.id.in_(ids)).with_for_update()
         )
-        values = {
-            "status": outcome.status.value,
-            "next_attempt_at": outcome.next_attempt_at,
-            "attempts": D.c.attempts + 1,
-            "round_attempts": D.c.round_attempts + 1,
-            "round_started_at": func.coalesce(D.c.round_started_at, attempt.at),
-            "last_attempt_at": attempt.at,
-            "last_status_code": attempt.status_code,
-            "last_error": attempt.error,
-            "lease_until": None,
-            "lease_token": None,
-            "updated_at": attempt.at,
-        }
-        updated = self._conn.execute(update(D).where(ours).values(**values).returning(D.c.id))
-        recorded = updated.first() is not None
-        if recorded or self._exists(claimed.id):
-            self._log(claimed, attempt)
-        return recorded
-
-    def _exists(self, delivery_id: str) -> bool:
-        found = self._conn.execute(select(D.c.id).where(D.c.id == delivery_id)).first()
-        return found is not None
-
-    def _log(self, claimed: ClaimedDelivery, attempt: Attempt) -> None:
-        values = {
-            "tenant_id": claimed.tenant_id,
-            "delivery_id": claimed.id,
-            "at": attempt.at,
-            "status_code": attempt.status_code,
-            "latency_ms": attempt.latency_ms,
-            "response_excerpt": attempt.response_excerpt,
-            "error": attempt.error,
-        }
-        self._conn.execute(insert(A).values(**values))
+        still = {row.id: row for row in current}
+        attempts = [_attempt_row(c, o.attempt) for c, o in results if c.id in still]
+        if attempts:
+            self._conn.execute(insert(A), attempts)
+        ours = [
+            _finished_row(claimed, outcome)
+            for claimed, outcome in results
+            if claimed.id in still
+            and still[claimed.id].status == DeliveryStatus.DELIVERING
+            and still[claimed.id].lease_token == claimed.lease_token
+        ]
+        if ours:
+            self._conn.execute(_FINISH, ours)
+        return len(ours)
 
     def endpoint_succeeded(self, endpoint_id: str) -> None:
         where = and_(E.c.id == endpoint_id, E.c.failing_since.is_not(None))
@@ -260,3 +250,48 @@ def _claimed_of(row: RowMapping) -> ClaimedDelivery:
         round_attempts=row["round_attempts"],
         round_started_at=row["round_started_at"],
     )
+
+
+def _attempt_row(claimed: ClaimedDelivery, attempt: Attempt) -> dict[str, object]:
+    return {
+        "tenant_id": claimed.tenant_id,
+        "delivery_id": claimed.id,
+        "at": attempt.at,
+        "status_code": attempt.status_code,
+        "latency_ms": attempt.latency_ms,
+        "response_excerpt": attempt.response_excerpt,
+        "error": attempt.error,
+    }
+
+
+def _finished_row(claimed: ClaimedDelivery, outcome: AttemptOutcome) -> dict[str, object]:
+    attempt = outcome.attempt
+    return {
+        "b_id": claimed.id,
+        "b_token": claimed.lease_token,
+        "b_status": outcome.status.value,
+        "b_next": outcome.next_attempt_at,
+        "b_at": attempt.at,
+        "b_code": attempt.status_code,
+        "b_error": attempt.error,
+    }
+
+
+# One attempt's result, for many deliveries at once (executemany).
+_FINISH: Final = (
+    update(D)
+    .where(D.c.id == bindparam("b_id"), D.c.lease_token == bindparam("b_token"))
+    .values(
+        status=bindparam("b_status"),
+        next_attempt_at=bindparam("b_next"),
+        attempts=D.c.attempts + 1,
+        round_attempts=D.c.round_attempts + 1,
+        round_started_at=func.coalesce(D.c.round_started_at, bindparam("b_at", type_=t.When)),
+        last_attempt_at=bindparam("b_at"),
+        last_status_code=bindparam("b_code"),
+        last_error=bindparam("b_error"),
+        lease_until=None,
+        lease_token=None,
+        updated_at=bindparam("b_at"),
+    )
+)

@@ -18,9 +18,9 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 
 from wawindow.adapters.db import schema as t
-from wawindow.adapters.db.ingest_store import insert_ignoring
 from wawindow.adapters.db.transaction import Transaction
 from wawindow.domain.delivery_order import DeliveryStatus
 from wawindow.service.webhook_ports import (
@@ -103,7 +103,7 @@ class SqlWebhookStore(Transaction):
         return int(inserted.scalar_one())
 
     def add_delivery(self, delivery: NewDelivery) -> None:
-        add_delivery(self._conn, delivery)
+        add_deliveries(self._conn, [delivery])
 
     def deliveries(
         self, tenant_id: str, where: DeliveryFilter, offset: int, limit: int
@@ -171,24 +171,30 @@ def secrets_of(row: RowMapping) -> SigningSecrets:
     return SigningSecrets(row["secret"], row["previous_secret"], row["previous_secret_until"])
 
 
-def add_delivery(conn: Connection, delivery: NewDelivery) -> None:
-    """Insert, unless this endpoint has a delivery of this event already."""
-    values = {
-        "id": delivery.id,
-        "tenant_id": delivery.tenant_id,
-        "endpoint_id": delivery.endpoint_id,
-        "outbox_id": delivery.outbox_id,
-        "event_type": delivery.event_type,
-        "ordering_key": delivery.ordering_key,
-        "status": delivery.status.value,
-        "attempts": 0,
-        "round_attempts": 0,
-        "next_attempt_at": delivery.next_attempt_at,
-        "last_error": delivery.last_error,
-        "created_at": delivery.created_at,
-        "updated_at": delivery.created_at,
-    }
-    insert_ignoring(conn, D, values)
+def add_deliveries(conn: Connection, deliveries: Sequence[NewDelivery]) -> None:
+    """Insert, in one statement, those this endpoint has no delivery of this event for."""
+    if not deliveries:
+        return
+    rows = [
+        {
+            "id": delivery.id,
+            "tenant_id": delivery.tenant_id,
+            "endpoint_id": delivery.endpoint_id,
+            "outbox_id": delivery.outbox_id,
+            "event_type": delivery.event_type,
+            "ordering_key": delivery.ordering_key,
+            "status": delivery.status.value,
+            "attempts": 0,
+            "round_attempts": 0,
+            "next_attempt_at": delivery.next_attempt_at,
+            "last_error": delivery.last_error,
+            "created_at": delivery.created_at,
+            "updated_at": delivery.created_at,
+        }
+        for delivery in deliveries
+    ]
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(dialect.insert(D).values(rows).on_conflict_do_nothing())
 
 
 def fail_pending(conn: Connection, endpoint_id: str, reason: str, at: datetime) -> int:
