@@ -294,7 +294,9 @@ def test_claims_follow_the_pure_ordering_rule(db: Db, seed: int) -> None:
         claimed = queue.claim(NOW, 1000, NOW + timedelta(minutes=1))
         queue.commit()
 
-    assert [c.id for c in claimed] == [d.id for d in ready(deliveries, NOW)]
+    # The same deliveries (the order within one claim does not matter: one per contact).
+    assert sorted(c.id for c in claimed) == sorted(d.id for d in ready(deliveries, NOW))
+    assert claimed
 
 
 def test_workers_claiming_at_once_take_different_contacts(db: Db) -> None:

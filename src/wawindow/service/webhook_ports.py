@@ -188,6 +188,7 @@ class ClaimedDelivery:
     lease_token: str
     round_attempts: int  # failed attempts of this round so far
     round_started_at: datetime | None
+    ordering_key: str = ""
 
 
 @dataclass(frozen=True, slots=True)

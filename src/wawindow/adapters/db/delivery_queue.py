@@ -22,9 +22,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, Final
+from typing import Final
 
 from sqlalchemy import (
+    ColumnElement,
+    Engine,
     RowMapping,
     Select,
     and_,
@@ -32,8 +34,10 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    literal_column,
     or_,
     select,
+    text,
     update,
 )
 
@@ -106,15 +110,22 @@ class SqlDeliveryQueue(Transaction):
 
     # -- claims ------------------------------------------------------------------------------
 
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        if self._postgres:
+            # A generic plan, made once for a prepared statement while the tables were
+            # small, can stay on full scans as the queue grows: plan each query anew.
+            self._conn.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+
     def claim(self, now: datetime, limit: int, lease_until: datetime) -> list[ClaimedDelivery]:
-        rows = list(self._conn.execute(_ready(now, limit)).mappings())
-        if not rows:
-            return []
-        token = uuid.uuid4().hex
-        lapsed = [row["id"] for row in rows if row["status"] == DeliveryStatus.DELIVERING]
+        lapsed = list(self._conn.execute(_lapsed(now, limit)).scalars())
         if lapsed:
             self._log_lost_attempts(lapsed, now)
-        ids = [row["id"] for row in rows]
+        pending = list(self._conn.execute(_due(now, limit - len(lapsed))).scalars())
+        ids = lapsed + pending
+        if not ids:
+            return []
+        token = uuid.uuid4().hex
         claim = {"status": DeliveryStatus.DELIVERING.value, "lease_until": lease_until}
         self._conn.execute(update(D).where(D.c.id.in_(ids)).values(**claim, lease_token=token))
         return self._claimed(ids)
@@ -153,6 +164,7 @@ class SqlDeliveryQueue(Transaction):
                 D.c.lease_token,
                 D.c.round_attempts,
                 D.c.round_started_at,
+                D.c.ordering_key,
                 E.c.url,
                 E.c.secret,
                 E.c.previous_secret,
@@ -186,6 +198,15 @@ class SqlDeliveryQueue(Transaction):
         ]
         if ours:
             self._conn.execute(_FINISH, ours)
+        retried = [
+            _waiting_row(claimed, outcome)
+            for claimed, outcome in results
+            if claimed.id in still
+            and still[claimed.id].lease_token == claimed.lease_token
+            and outcome.next_attempt_at is not None
+        ]
+        if retried:
+            self._conn.execute(_WAIT_BEHIND_RETRY, retried)
         return len(ours)
 
     def endpoint_succeeded(self, endpoint_id: str) -> None:
@@ -209,32 +230,54 @@ class SqlDeliveryQueue(Transaction):
         fail_pending(self._conn, endpoint_id, f"endpoint disabled: {reason}", at)
 
 
-def _ready(now: datetime, limit: int) -> Select[Any]:
+def _waits_behind() -> ColumnElement[bool]:
+    """An earlier delivery of the same endpoint and ordering key is still to be done."""
     earlier = D.alias("earlier")
-    waits_behind = (
+    return (
         select(earlier.c.id)
         .where(
             earlier.c.endpoint_id == D.c.endpoint_id,
             earlier.c.ordering_key == D.c.ordering_key,
+            _active(earlier.c.status),
             earlier.c.outbox_id < D.c.outbox_id,
-            earlier.c.status.in_([status.value for status in ACTIVE]),
         )
         .exists()
     )
-    due = or_(
-        and_(D.c.status == DeliveryStatus.PENDING, D.c.next_attempt_at <= now),
-        and_(
-            D.c.status == DeliveryStatus.DELIVERING,
-            or_(D.c.lease_until.is_(None), D.c.lease_until <= now),
-        ),
-    )
+
+
+def _active(status: ColumnElement[str]) -> ColumnElement[bool]:
+    """``status IN ('pending', 'delivering')`` with the values written out, as the partial
+    index ``ix_webhook_deliveries_active`` says it (SQLite then uses that index)."""
+    return status.in_([literal_column(f"'{value}'") for value in sorted(ACTIVE, reverse=True)])
+
+
+def _endpoint_enabled() -> ColumnElement[bool]:
+    return select(E.c.id).where(E.c.id == D.c.endpoint_id, E.c.enabled.is_(True)).exists()
+
+
+def _lapsed(now: datetime, limit: int) -> Select[str]:
+    """Deliveries whose worker's lease ran out (rare: a worker died or hung)."""
+    lapsed = or_(D.c.lease_until.is_(None), D.c.lease_until <= now)
     return (
-        select(D.c.id, D.c.status)
-        .join(E, and_(E.c.id == D.c.endpoint_id, E.c.enabled.is_(True)))
-        .where(due, ~waits_behind)
-        .order_by(D.c.outbox_id, D.c.id)
+        select(D.c.id)
+        .where(D.c.status == DeliveryStatus.DELIVERING, lapsed)
+        .where(_endpoint_enabled(), ~_waits_behind())
+        .order_by(D.c.outbox_id)
         .limit(limit)
-        .with_for_update(of=D, skip_locked=True)
+        .with_for_update(skip_locked=True)
+    )
+
+
+def _due(now: datetime, limit: int) -> Select[str]:
+    """Pending deliveries whose time has come, earliest first, along the
+    (status, next_attempt_at, outbox_id) index: the scan stops once ``limit`` are found."""
+    return (
+        select(D.c.id)
+        .where(D.c.status == DeliveryStatus.PENDING, D.c.next_attempt_at <= now)
+        .where(_endpoint_enabled(), ~_waits_behind())
+        .order_by(D.c.next_attempt_at, D.c.outbox_id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
     )
 
 
@@ -249,6 +292,7 @@ def _claimed_of(row: RowMapping) -> ClaimedDelivery:
         lease_token=row["lease_token"],
         round_attempts=row["round_attempts"],
         round_started_at=row["round_started_at"],
+        ordering_key=row["ordering_key"],
     )
 
 
@@ -294,4 +338,29 @@ _FINISH: Final = (
         lease_token=None,
         updated_at=bindparam("b_at"),
     )
+)
+
+
+def _waiting_row(claimed: ClaimedDelivery, outcome: AttemptOutcome) -> dict[str, object]:
+    return {
+        "b_endpoint": claimed.endpoint_id,
+        "b_key": claimed.ordering_key,
+        "b_sequence": claimed.event.outbox_id,
+        "b_next": outcome.next_attempt_at,
+    }
+
+
+# The later deliveries of a contact cannot go before its retried one: they become due
+# with it rather than being looked at, and passed over, by every claim until then.
+_WAIT_BEHIND_RETRY: Final = (
+    update(D)
+    .where(
+        D.c.endpoint_id == bindparam("b_endpoint"),
+        D.c.ordering_key == bindparam("b_key"),
+        _active(D.c.status),
+        D.c.outbox_id > bindparam("b_sequence"),
+        D.c.status == DeliveryStatus.PENDING,
+        D.c.next_attempt_at < bindparam("b_next", type_=t.When),
+    )
+    .values(next_attempt_at=bindparam("b_next"))
 )

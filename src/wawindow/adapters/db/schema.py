@@ -26,6 +26,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -331,6 +332,9 @@ webhook_fanout_queue = Table(
     Column("tenant_id", Id, ForeignKey("tenants.id"), nullable=False),
 )
 
+# Deliveries still to be done (domain.delivery_order.ACTIVE), as SQL.
+ACTIVE_DELIVERY_SQL = "status IN ('pending', 'delivering')"
+
 # One row per (endpoint, event): its id is the Standard Webhooks ``webhook-id``.
 webhook_deliveries = Table(
     "webhook_deliveries",
@@ -354,12 +358,22 @@ webhook_deliveries = Table(
     Column("created_at", When, nullable=False),
     Column("updated_at", When, nullable=False),
     UniqueConstraint("endpoint_id", "outbox_id"),
-    Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+    # Claims walk this in order: pending, due earliest, recorded earliest.
     Index(
-        "ix_webhook_deliveries_endpoint_id_ordering_key_outbox_id",
+        "ix_webhook_deliveries_status_next_attempt_at_outbox_id",
+        "status",
+        "next_attempt_at",
+        "outbox_id",
+    ),
+    # "Is an earlier delivery of this contact still to do?" without reading its history.
+    # Queries must spell the condition the same way for SQLite to use the index.
+    Index(
+        "ix_webhook_deliveries_active",
         "endpoint_id",
         "ordering_key",
         "outbox_id",
+        postgresql_where=text(ACTIVE_DELIVERY_SQL),
+        sqlite_where=text(ACTIVE_DELIVERY_SQL),
     ),
     Index("ix_webhook_deliveries_tenant_id_outbox_id", "tenant_id", "outbox_id"),
 )

@@ -172,7 +172,7 @@ def secrets_of(row: RowMapping) -> SigningSecrets:
 
 
 def add_deliveries(conn: Connection, deliveries: Sequence[NewDelivery]) -> None:
-    """Insert, in one statement, those this endpoint has no delivery of this event for."""
+    """Insert those whose endpoint has no delivery of their event yet."""
     if not deliveries:
         return
     rows = [
@@ -194,7 +194,8 @@ def add_deliveries(conn: Connection, deliveries: Sequence[NewDelivery]) -> None:
         for delivery in deliveries
     ]
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    conn.execute(dialect.insert(D).values(rows).on_conflict_do_nothing())
+    # executemany: SQLAlchemy batches the rows into few statements, compiled once.
+    conn.execute(dialect.insert(D).on_conflict_do_nothing(), rows)
 
 
 def fail_pending(conn: Connection, endpoint_id: str, reason: str, at: datetime) -> int:

@@ -115,14 +115,17 @@ def _deliveries() -> None:
         _outbox_fk("webhook_deliveries"),
     )
     op.create_index(
-        "ix_webhook_deliveries_status_next_attempt_at",
+        "ix_webhook_deliveries_status_next_attempt_at_outbox_id",
         "webhook_deliveries",
-        ["status", "next_attempt_at"],
+        ["status", "next_attempt_at", "outbox_id"],
     )
+    active = sa.text("status IN ('pending', 'delivering')")
     op.create_index(
-        "ix_webhook_deliveries_endpoint_id_ordering_key_outbox_id",
+        "ix_webhook_deliveries_active",
         "webhook_deliveries",
         ["endpoint_id", "ordering_key", "outbox_id"],
+        postgresql_where=active,
+        sqlite_where=active,
     )
     op.create_index(
         "ix_webhook_deliveries_tenant_id_outbox_id",
