@@ -120,3 +120,14 @@ def test_a_long_answer_is_cut_to_an_excerpt(sender: HttpWebhookSender) -> None:
 
     assert result.succeeded
     assert result.response_excerpt == "é" * EXCERPT_CHARS
+
+
+@pytest.mark.parametrize("url", ["http://xn--/", "http://a..b/"])
+def test_a_url_that_cannot_be_sent_to_fails_the_attempt_only(
+    sender: HttpWebhookSender, url: str
+) -> None:
+    result = sender.send(webhook(url))
+
+    assert result.status_code is None
+    assert result.error is not None
+    assert "idna" in result.error.lower() or "label" in result.error.lower()

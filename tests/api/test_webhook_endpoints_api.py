@@ -96,6 +96,8 @@ def test_delete_unsubscribes(world: ApiWorld) -> None:
         ({**HOOK, "url": "https:///no-host"}, "body.url"),
         ({**HOOK, "url": "https://exa mple.com/"}, "body.url"),
         ({**HOOK, "url": "https://example.com:99999/"}, "body.url"),
+        ({**HOOK, "url": "https://a..b/"}, "body.url"),
+        ({**HOOK, "url": "https://[::1/"}, "body.url"),
         ({**HOOK, "url": ""}, "body.url"),
         ({**HOOK, "events": []}, "body.events"),
         ({**HOOK, "events": ["conversation.created"]}, "body.events.0"),

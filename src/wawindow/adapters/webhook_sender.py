@@ -18,6 +18,7 @@ most ``EXCERPT_BYTES`` of the answer are read, to keep as its excerpt.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -27,6 +28,8 @@ import httpx
 from standardwebhooks import Webhook
 
 from wawindow.service.webhook_ports import OutgoingWebhook, SendResult
+
+logger = logging.getLogger(__name__)
 
 TIMEOUT: Final = 15.0  # seconds
 CONNECT_TIMEOUT: Final = 5.0  # seconds
@@ -89,6 +92,10 @@ class HttpWebhookSender:
         except httpx.TimeoutException as error:
             return SendResult(None, _since(started), error=f"timed out ({type(error).__name__})")
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, OSError) as error:
+            return SendResult(None, _since(started), error=_describe(error))
+        except Exception as error:  # e.g. a host name IDNA cannot encode
+            # One endpoint's bad URL fails its own attempt, never the dispatcher's tick.
+            logger.warning("webhook to %s failed unexpectedly", webhook.url, exc_info=True)
             return SendResult(None, _since(started), error=_describe(error))
         return SendResult(response.status_code, _since(started), excerpt)
 

@@ -104,6 +104,10 @@ def check_url(url: str, field: str = "body.url") -> str:
         raise InvalidEndpoint("the URL must start with https:// or http://", field)
     if not parts.hostname or not port_ok:
         raise InvalidEndpoint("the URL must name a host (and a valid port, if any)", field)
+    try:
+        parts.hostname.encode("idna")
+    except UnicodeError as error:
+        raise InvalidEndpoint(f"not a valid host name: {parts.hostname!r}", field) from error
     return url
 
 
