@@ -121,7 +121,9 @@ class SqlWebhookStore(Transaction):
         return found[0] if found else None
 
     def redeliver(self, delivery_id: str, at: datetime) -> None:
-        self._conn.execute(update(D).where(D.c.id == delivery_id).values(**new_round(at)))
+        # Not one a worker claimed since it was read: that one is being sent already.
+        where = and_(D.c.id == delivery_id, D.c.status != DeliveryStatus.DELIVERING)
+        self._conn.execute(update(D).where(where).values(**new_round(at)))
 
     def _with_attempts(self, rows: Sequence[RowMapping]) -> list[DeliveryRecord]:
         ids = [row["id"] for row in rows]
