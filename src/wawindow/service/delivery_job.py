@@ -149,25 +149,29 @@ def record_results(
     now: datetime,
     draw: Callable[[], float],
 ) -> None:
-    """Log every attempt, move each delivery on, then note how each endpoint fared.
+    """Note how each endpoint fared, log every attempt and move each delivery on.
 
-    Endpoints are updated last and in id order, so that workers recording at once
-    lock them in the same order. An endpoint with any success in the batch is
-    working; one whose attempts all failed is failing, and disabled once it has
-    failed for ``DISABLE_AFTER``.
+    Endpoints first, in id order, then deliveries: the order the API locks them in
+    too (an endpoint, then its deliveries), so concurrent writers wait, never
+    deadlock. An endpoint with any success in the batch is working; one whose
+    attempts all failed is failing, and disabled once it has failed for
+    ``DISABLE_AFTER`` (after the deliveries are recorded, so that those left
+    pending are given up with the others).
     """
     pairs = list(zip(claimed, results, strict=True))
-    queue.finish([(delivery, outcome(delivery, result, now, draw())) for delivery, result in pairs])
     worked = {delivery.endpoint_id for delivery, result in pairs if result.succeeded}
     failed = {delivery.endpoint_id for delivery, result in pairs if not result.succeeded}
+    to_disable: dict[str, str] = {}
     for endpoint_id in sorted(worked | failed):
         if endpoint_id in worked:
             queue.endpoint_succeeded(endpoint_id)
             continue
         failing_since = queue.endpoint_failed(endpoint_id, now)
         if failing_since is not None and should_disable(failing_since, now):
-            reason = f"every attempt failed since {iso_z(failing_since)}"
-            queue.disable_endpoint(endpoint_id, reason, now)
+            to_disable[endpoint_id] = f"every attempt failed since {iso_z(failing_since)}"
+    queue.finish([(delivery, outcome(delivery, result, now, draw())) for delivery, result in pairs])
+    for endpoint_id, reason in to_disable.items():
+        queue.disable_endpoint(endpoint_id, reason, now)
 
 
 def outcome(
