@@ -9,15 +9,19 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from wawindow.adapters.clock import SandboxClock, system_now
+from wawindow.adapters.db.delivery_queue import SqlDeliveryQueue
 from wawindow.adapters.db.due_store import SqlScheduler
 from wawindow.adapters.db.engine import make_engine
 from wawindow.adapters.db.ingest_store import SqlIngestStore
 from wawindow.adapters.db.migrate import upgrade
 from wawindow.adapters.db.send_store import SqlSendStores
 from wawindow.adapters.db.tenant_store import SqlTenantStore
+from wawindow.adapters.db.webhook_store import SqlWebhookStore
+from wawindow.adapters.webhook_sender import HttpWebhookSender
 from wawindow.adapters.whatsapp.client import HttpWhatsAppClient
 from wawindow.config import Settings, load_settings
 from wawindow.entrypoints.api.metrics import Metrics
+from wawindow.service.delivery_job import DeliveryJob, DeliverySettings
 from wawindow.service.ingest import Ingestor
 from wawindow.service.jobs import Job
 from wawindow.service.ports import WhatsAppClient
@@ -56,14 +60,22 @@ class Services:
     def tenant_store(self) -> SqlTenantStore:
         return SqlTenantStore(self.engine)
 
+    def webhook_store(self) -> SqlWebhookStore:
+        return SqlWebhookStore(self.engine)
+
+    def delivery_job(self, settings: DeliverySettings | None = None) -> DeliveryJob:
+        """The webhook dispatcher, for the worker loop to ``tick``; ``close()`` it after."""
+        return DeliveryJob(lambda: SqlDeliveryQueue(self.engine), HttpWebhookSender(), settings)
+
     def worker_jobs(self) -> list[Job]:
-        """The background jobs that ``wawindow worker`` and serve's worker thread run."""
+        """The background jobs that ``wawindow worker`` and serve's worker thread run:
+        the scheduler first, so an event due now is delivered in the same pass."""
         scheduler = SchedulerJob(
             SqlScheduler(self.engine),
             batch=self.settings.scheduler_batch,
             on_emitted=self.metrics.count_emitted,
         )
-        return [scheduler]
+        return [scheduler, self.delivery_job()]
 
 
 def build_services(settings: Settings | None = None, migrate: bool | None = None) -> Services:

@@ -22,6 +22,10 @@ class Backlog:
     def __init__(self, items: int, batch: int = 10) -> None:
         self.left, self.batch = items, batch
         self.ticks: list[datetime] = []
+        self.closed = 0
+
+    def close(self) -> None:
+        self.closed += 1
 
     def tick(self, now: datetime) -> int:
         self.ticks.append(now)
@@ -38,6 +42,9 @@ class FailsFirst:
     def __init__(self, failures: int) -> None:
         self.failures = failures
         self.ticks = 0
+
+    def close(self) -> None:
+        raise RuntimeError("the connection was already gone")
 
     def tick(self, now: datetime) -> int:
         self.ticks += 1
@@ -87,3 +94,14 @@ def test_a_failing_job_is_logged_counted_and_ticked_again(
     )
     assert errors == 2
     assert ticks == 4
+
+
+def test_the_loop_closes_every_job_when_it_stops_even_after_one_fails_to() -> None:
+    backlog = Backlog(0)
+    loop = WorkerLoop([FailsFirst(0), backlog], lambda: NOW, idle_seconds=0.01)
+    stop = threading.Event()
+    stop.set()
+
+    loop.run(stop)
+
+    assert backlog.closed == 1

@@ -48,7 +48,15 @@ class WorkerLoop:
         while not stop.is_set():
             done = self.run_once()
             stop.wait(self.busy_pause_seconds if done else self.idle_seconds)
+        self.close()
         logger.info("worker stopped")
+
+    def close(self) -> None:
+        for job in self.jobs:
+            try:
+                job.close()
+            except Exception:
+                logger.exception("job %s did not close cleanly", job.name)
 
     def run_once(self) -> int:
         """Tick every job once; the work they did (a failed tick counts as none)."""

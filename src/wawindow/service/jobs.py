@@ -12,7 +12,11 @@ from typing import Protocol
 
 
 class Job(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def tick(self, now: datetime) -> int:
         """Do at most one batch of what is due at ``now``; how many items it handled."""
+
+    def close(self) -> None:
+        """Release what the job holds (connections); called once, when the loop stops."""

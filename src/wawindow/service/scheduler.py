@@ -59,6 +59,9 @@ class SchedulerJob:
         self._batch = batch
         self._on_emitted = on_emitted
 
+    def close(self) -> None:
+        """Nothing to release: each tick opens and ends its own transaction."""
+
     def tick(self, now: datetime) -> int:
         """Emit one batch of what is due at ``now``; how many due times it took."""
         if not self._storage.any_due(now):

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -338,6 +339,96 @@ sends = Table(
 # (end of the sending tables)
 
 # ---- Webhooks out (endpoints, deliveries, attempts): tables below this line ----
+
+# A tenant's subscriptions (``/v1/webhook-endpoints``). The signing secret must be
+# recoverable to sign, so it is stored as given out (``whsec_…``); see docs/webhooks.md.
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("tenant_id", Id, ForeignKey("tenants.id"), nullable=False, index=True),
+    Column("url", Text, nullable=False),
+    Column("events", JSON, nullable=False),  # patterns: "*", "whatsapp.window.*", …
+    Column("description", String(500), nullable=False, default=""),
+    Column("secret", Text, nullable=False),
+    Column("previous_secret", Text),  # still signs, next to the new one, after a rotation
+    Column("previous_secret_until", When),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("disabled_at", When),
+    Column("disabled_reason", String(200)),
+    Column("failing_since", When),  # the first failed attempt since the last success
+    Column("created_at", When, nullable=False),
+    Column("updated_at", When, nullable=False),
+)
+
+# Outbox rows not yet fanned out to endpoints. A trigger on ``outbox`` adds a row here
+# in the transaction that writes the event (migration 0005); fan-out deletes it.
+webhook_fanout_queue = Table(
+    "webhook_fanout_queue",
+    metadata,
+    Column("outbox_id", Serial, ForeignKey("outbox.id"), primary_key=True, autoincrement=False),
+    Column("tenant_id", Id, ForeignKey("tenants.id"), nullable=False),
+)
+
+# Deliveries still to be done (domain.delivery_order.ACTIVE), as SQL.
+ACTIVE_DELIVERY_SQL = "status IN ('pending', 'delivering')"
+
+# One row per (endpoint, event): its id is the Standard Webhooks ``webhook-id``.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("tenant_id", Id, ForeignKey("tenants.id"), nullable=False),
+    Column("endpoint_id", Id, ForeignKey("webhook_endpoints.id"), nullable=False),
+    Column("outbox_id", Serial, ForeignKey("outbox.id"), nullable=False),
+    Column("event_type", String(64), nullable=False),  # as in the outbox (no prefix)
+    Column("ordering_key", String(200), nullable=False),  # see domain/delivery_order.py
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("round_attempts", Integer, nullable=False, default=0),  # since (re)delivery
+    Column("round_started_at", When),
+    Column("next_attempt_at", When),
+    Column("lease_until", When),  # a worker's claim, while delivering
+    Column("lease_token", String(64)),
+    Column("last_attempt_at", When),
+    Column("last_status_code", Integer),
+    Column("last_error", Text),
+    Column("created_at", When, nullable=False),
+    Column("updated_at", When, nullable=False),
+    UniqueConstraint("endpoint_id", "outbox_id"),
+    # Claims walk this in order: pending, due earliest, recorded earliest.
+    Index(
+        "ix_webhook_deliveries_status_next_attempt_at_outbox_id",
+        "status",
+        "next_attempt_at",
+        "outbox_id",
+    ),
+    # "Is an earlier delivery of this contact still to do?" without reading its history.
+    # Queries must spell the condition the same way for SQLite to use the index.
+    Index(
+        "ix_webhook_deliveries_active",
+        "endpoint_id",
+        "ordering_key",
+        "outbox_id",
+        postgresql_where=text(ACTIVE_DELIVERY_SQL),
+        sqlite_where=text(ACTIVE_DELIVERY_SQL),
+    ),
+    Index("ix_webhook_deliveries_tenant_id_outbox_id", "tenant_id", "outbox_id"),
+)
+
+# Every attempt at a delivery: when, the answer (or the error) and how long it took.
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", Serial, primary_key=True, autoincrement=True),
+    Column("tenant_id", Id, ForeignKey("tenants.id"), nullable=False),
+    Column("delivery_id", Id, ForeignKey("webhook_deliveries.id"), nullable=False, index=True),
+    Column("at", When, nullable=False),
+    Column("status_code", Integer),
+    Column("latency_ms", Integer),
+    Column("response_excerpt", Text),
+    Column("error", Text),
+)
 
 
 # (end of the webhook tables)

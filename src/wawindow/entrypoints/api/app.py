@@ -1,7 +1,9 @@
-"""The HTTP application (FastAPI): webhooks in, the query API, health and metrics.
+"""The HTTP application (FastAPI): webhooks in, the query API, sending, the Graph proxy,
+webhooks out, health and metrics.
 
-Its lifespan also runs the background jobs (the scheduler) in one thread of the
-process, unless the settings say not to (``WAWINDOW_WORKER=0``, ``serve --no-worker``).
+Its lifespan also runs the background jobs (the scheduler and the webhook
+dispatcher) in one thread of the process, unless the settings say not to
+(``WAWINDOW_WORKER=0``, ``serve --no-worker``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from wawindow.entrypoints.api import (
     session_status,
     settings,
     templates,
+    webhook_deliveries,
+    webhook_endpoints,
     webhooks_meta,
 )
 from wawindow.entrypoints.api.problems import document_problems, install_problem_handlers
@@ -70,4 +74,6 @@ def create_app(services: Services | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(sending.router)
     app.include_router(graph_proxy.router)
+    app.include_router(webhook_endpoints.router)
+    app.include_router(webhook_deliveries.router)
     return app
