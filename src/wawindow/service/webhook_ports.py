@@ -118,8 +118,8 @@ class DeliveryFilter:
     event_type: str | None = None  # without the prefix
 
 
-class WebhookStore(Protocol):
-    """The tenant-facing side: endpoints, and deliveries to look at or redeliver."""
+class Transaction(Protocol):
+    """One transaction: ``commit()`` once at the end; leaving without it stores nothing."""
 
     def __enter__(self) -> Self: ...
 
@@ -131,6 +131,10 @@ class WebhookStore(Protocol):
     ) -> None: ...
 
     def commit(self) -> None: ...
+
+
+class WebhookStore(Transaction, Protocol):
+    """The tenant-facing side: endpoints, and deliveries to look at or redeliver."""
 
     def add_endpoint(self, endpoint: Endpoint, secret: str) -> None: ...
 
@@ -200,19 +204,8 @@ class AttemptOutcome:
     attempt: Attempt
 
 
-class DeliveryQueue(Protocol):
+class DeliveryQueue(Transaction, Protocol):
     """The worker side: fan events out to endpoints, claim deliveries, record attempts."""
-
-    def __enter__(self) -> Self: ...
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None: ...
-
-    def commit(self) -> None: ...
 
     def lock_fan_out(self) -> bool:
         """Become the only fan-out until commit; ``False`` if another one is running."""

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, RowMapping, func, select, update
 from wawindow.adapters.db import schema as t
 from wawindow.adapters.db.contact_store import SqlContactStore
 from wawindow.adapters.db.rate_store import SqlRateStore
+from wawindow.adapters.db.template_store import template_from_row
 from wawindow.adapters.db.upserts import insert_ignoring
 from wawindow.adapters.markets import market_of
 from wawindow.domain.templates import Template
@@ -66,7 +67,7 @@ class SqlSendStore(SqlContactStore, SqlRateStore):
             .where(tp.tenant_id == tenant_id, tp.line == line)
             .order_by(tp.name, tp.language)
         )
-        return [_template(row._mapping) for row in rows]
+        return [template_from_row(row._mapping) for row in rows]
 
     def service_delivered(
         self, tenant_id: str, line: str, start: datetime, end: datetime, limit: int
@@ -149,21 +150,6 @@ class SqlSendStores:
 
     def writer(self) -> SqlSendStore:
         return SqlSendStore(self._engine)
-
-
-def _template(row: RowMapping) -> Template:
-    return Template(
-        template_id=row["template_id"],
-        name=row["name"],
-        language=row["language"],
-        category=row["category"],
-        status=row["status"],
-        body=row["body"],
-        param_count=row["param_count"],
-        param_names=tuple(row["param_names"] or ()),
-        quality=row["quality"],
-        status_reason=row["status_reason"],
-    )
 
 
 def _record(row: RowMapping) -> SendRecord:

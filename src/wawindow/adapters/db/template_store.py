@@ -141,8 +141,9 @@ def _columns(template: Template) -> dict[str, Any]:
     }
 
 
-def _stored(row: RowMapping) -> StoredTemplate:
-    template = Template(
+def template_from_row(row: RowMapping) -> Template:
+    """A ``templates`` row as the domain's Template."""
+    return Template(
         template_id=row["template_id"],
         name=row["name"],
         language=row["language"],
@@ -154,4 +155,7 @@ def _stored(row: RowMapping) -> StoredTemplate:
         quality=row["quality"],
         status_reason=row["status_reason"],
     )
-    return StoredTemplate(row["line"], template, row["updated_at"])
+
+
+def _stored(row: RowMapping) -> StoredTemplate:
+    return StoredTemplate(row["line"], template_from_row(row), row["updated_at"])
