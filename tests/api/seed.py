@@ -3,10 +3,17 @@
 ``seed(world)`` gives the tenant ``mine`` of an ``ApiWorld`` contacts (one with
 an ``external_ref``, two merged into one), conversations (active, ended by
 timeout, closed through the API), messages with a status timeline, an error, the
-provider's billing and a billing drift, a template, and a rate card, all through
-the API and the ingest service as a tenant's systems and WhatsApp would. The
-tenant ``theirs`` gets nothing. ``Seeded`` lists the ids the data was given, so
-tests can name real objects in paths and queries.
+provider's billing and a billing drift, a template, a rate card, settings of
+its own, a message sent through the gate, and two webhook endpoints (one with a
+``whatsapp.ping`` delivery), all through the API and the ingest service as a
+tenant's systems and WhatsApp would. The tenant ``theirs`` gets nothing.
+``Seeded`` lists the ids the data was given, so tests can name real objects in
+paths and queries.
+
+``mine``'s line gets an access token and sends to ``graph_base_url``: a local
+``GraphServer`` (tests/support/graph_server.py), so no send leaves this machine.
+Webhook endpoints point at ``UNROUTABLE``, a local port nothing listens on, and
+nothing here runs the dispatcher.
 """
 
 from __future__ import annotations
@@ -15,7 +22,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import update
+
 from tests.api.client import LINE, ApiWorld
+from wawindow.adapters.db import schema as t
 from wawindow.adapters.db.rate_store import SqlRateStore
 from wawindow.domain.facts import (
     IdentityObserved,
@@ -49,6 +59,11 @@ ZA,marketing,USD,0.0379,2025-07-01,
 ZA,utility,USD,0.0076,2025-07-01,
 North America,marketing,USD,0.0250,2025-07-01,US CA
 """
+# A local port nothing listens on (the discard service): a delivery there fails at
+# once, on this machine.
+UNROUTABLE = "http://127.0.0.1:9/hooks/whatsapp"
+# ``mine``'s own settings, none of them a default (so another tenant's view tells).
+SETTINGS = {"inactive_after": "PT45M", "lead_unanswered_warning": "PT3H"}
 
 
 @dataclass(frozen=True)
@@ -61,14 +76,22 @@ class Seeded:
     message_id: str  # a template, delivered, billed by the provider
     failed_message_id: str  # outbound, failed with an error
     template: dict[str, str]  # phone_number_id, name, language
+    send_id: str  # a text to Thandi through POST /v1/messages, accepted
+    sent_message_id: str  # its wamid, given by the local Cloud API
+    endpoint_id: str  # subscribed to everything, with the delivery below
+    spare_endpoint_id: str  # for the calls that delete an endpoint
+    endpoint_secret: str
+    delivery_id: str  # a whatsapp.ping to endpoint_id, pending
     contact_phone: str = f"+{THANDI_PHONE}"
     contact_bsuid: str = THANDI_BSUID
     customer_id: str = CUSTOMER_ID
 
 
-def seed(world: ApiWorld) -> Seeded:
-    """Fill the tenant ``mine`` of ``world`` (its clock at ``world.now``)."""
+def seed(world: ApiWorld, graph_base_url: str) -> Seeded:
+    """Fill the tenant ``mine`` of ``world`` (its clock at ``world.now``); its line
+    sends to the Cloud API at ``graph_base_url``."""
     now = world.now
+    _connect_line(world, graph_base_url)
     contact = _ok(
         world.post("/v1/contacts", {"phone": f"+{THANDI_PHONE}", "external_ref": CUSTOMER_ID})
     )
@@ -116,6 +139,22 @@ def seed(world: ApiWorld) -> Seeded:
     thandi = _ok(world.get("/v1/conversations", customer_id=CUSTOMER_ID))["items"][0]
     bob = _ok(world.get("/v1/conversations", contact_phone=f"+{BOB_PHONE}"))["items"][0]
     _ok(world.post(f"/v1/conversations/{bob['id']}/close", {"reason": "agent_close"}))
+    _ok(world.request("PATCH", "/v1/settings", json=SETTINGS))
+    sent = _ok(
+        world.post(
+            "/v1/messages",
+            {"phone_number_id": LINE, "contact_id": contact["id"], "text": "On its way"},
+        )
+    )
+    endpoint = _ok(
+        world.post(
+            "/v1/webhook-endpoints", {"url": UNROUTABLE, "events": ["*"], "description": "CRM"}
+        )
+    )
+    spare = _ok(
+        world.post("/v1/webhook-endpoints", {"url": UNROUTABLE, "events": ["whatsapp.window.*"]})
+    )
+    ping = _ok(world.post(f"/v1/webhook-endpoints/{endpoint['id']}/test", None))
     return Seeded(
         line=LINE,
         contact_id=contact["id"],
@@ -125,10 +164,26 @@ def seed(world: ApiWorld) -> Seeded:
         message_id="wamid.out.2",
         failed_message_id="wamid.out.3",
         template={k: TEMPLATE[k] for k in ("phone_number_id", "name", "language")},
+        send_id=sent["id"],
+        sent_message_id=sent["message_id"],
+        endpoint_id=endpoint["id"],
+        spare_endpoint_id=spare["id"],
+        endpoint_secret=endpoint["secret"],
+        delivery_id=ping["id"],
     )
 
 
+def _connect_line(world: ApiWorld, graph_base_url: str) -> None:
+    """Give ``mine``'s line an access token and its own Graph base URL."""
+    with world.services.engine.begin() as connection:
+        connection.execute(
+            update(t.lines)
+            .where(t.lines.c.phone_number_id == LINE)
+            .values(access_token="EAAG-seeded-token", graph_base_url=graph_base_url)
+        )
+
+
 def _ok(response: Any) -> dict[str, Any]:
-    assert response.status_code in (200, 201), response.text
+    assert response.status_code in (200, 201, 202), response.text
     body: dict[str, Any] = response.json()
     return body

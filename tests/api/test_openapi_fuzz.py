@@ -8,8 +8,13 @@ document lists, so operations added later are walked without touching this file.
 Requests carry the tenant's API key, and the tenant has seeded data
 (``tests.api.seed``). Generated path, query and body values are sometimes
 replaced by a coherent set of real ones (a contact's phone number with the line,
-a template's line, name and language…), so the happy paths run too, not only the
-404s and 422s.
+a template's line, name and language, a webhook endpoint…), so the happy paths
+run too, not only the 404s and 422s.
+
+Nothing leaves this machine: the tenant's line sends to a local Cloud API
+(``GraphServer``, which accepts every send), the process's default Graph base
+URL is that server too, and the background worker is off, so no webhook
+endpoint (seeded or generated) is ever called.
 
 Checks on every answer: no 5xx; the status code is one the operation documents;
 the content type and the body match the documented schema; an operation that
@@ -34,7 +39,8 @@ from schemathesis.hooks import HookContext
 from schemathesis.python.asgi import shutdown_lifespans
 
 from tests.api.client import ApiWorld
-from tests.api.seed import Seeded, seed
+from tests.api.seed import THANDI_PHONE, UNROUTABLE, Seeded, seed
+from tests.support.graph_server import GraphServer, graph_server
 
 MAX_EXAMPLES = 25
 SEED = 20260310
@@ -63,12 +69,32 @@ MUST_SUCCEED = (
     "PATCH /v1/templates/{phone_number_id}/{name}/{language}",
     "GET /v1/billing/summary",
     "GET /v1/drift",
+    "GET /v1/settings",
+    "PATCH /v1/settings",
+    "POST /v1/messages",
+    "POST /v1/contacts/{contact_id}/reply",
+    "POST /graph/{version}/{phone_number_id}/messages",
+    "GET /v1/webhook-endpoints",
+    "POST /v1/webhook-endpoints",
+    "GET /v1/webhook-endpoints/{endpoint_id}",
+    "PATCH /v1/webhook-endpoints/{endpoint_id}",
+    "DELETE /v1/webhook-endpoints/{endpoint_id}",
+    "POST /v1/webhook-endpoints/{endpoint_id}/rotate-secret",
+    "POST /v1/webhook-endpoints/{endpoint_id}/enable",
+    "POST /v1/webhook-endpoints/{endpoint_id}/test",
+    "GET /v1/webhook-deliveries",
+    "GET /v1/webhook-deliveries/{delivery_id}",
+    "POST /v1/webhook-deliveries/{delivery_id}/redeliver",
 )
 # Parameters of which a request names exactly one: a seeded value of one drops the others.
 ONE_OF = (
     frozenset({"contact_phone", "contact_bsuid", "customer_id", "contact_id"}),
     frozenset({"phone", "bsuid", "username", "external_ref", "provider_id"}),
+    frozenset({"to", "contact_id", "bsuid"}),  # a send's recipient
+    frozenset({"text", "type", "content", "template"}),  # a send's message
 )
+DELETE_ENDPOINT = "DELETE /v1/webhook-endpoints/{endpoint_id}"
+GRAPH_PROXY = "POST /graph/{version}/{phone_number_id}/messages"
 
 
 @dataclass
@@ -118,8 +144,38 @@ def seeded_records(seeded: Seeded) -> list[dict[str, str]]:
         {"conversation_id": seeded.closed_conversation_id},
         {"message_id": seeded.message_id},
         {"message_id": seeded.failed_message_id},
+        {"message_id": seeded.sent_message_id},
         dict(seeded.template),
+        {**line, "contact_id": seeded.contact_id, "text": "Still there?"},
+        {"url": UNROUTABLE, "events": ["*"]},
+        {"endpoint_id": seeded.endpoint_id},
+        {"delivery_id": seeded.delivery_id},
     ]
+
+
+def records_for(label: str, seeded: Seeded) -> list[dict[str, str]]:
+    """The records an operation may be given. A deletion only ever takes the spare
+    endpoint, so the other one keeps its delivery for the rest of the run; the
+    Graph proxy's path needs its version with the line."""
+    records = seeded_records(seeded)
+    if label == GRAPH_PROXY:
+        return [{"phone_number_id": seeded.line, "version": "v23.0"}]
+    if label == DELETE_ENDPOINT:
+        return [r for r in records if "endpoint_id" not in r] + [
+            {"endpoint_id": seeded.spare_endpoint_id}
+        ]
+    return records
+
+
+def seeded_bodies(seeded: Seeded) -> dict[str, list[dict[str, Any]]]:
+    """Whole request bodies for operations whose body schema names no properties."""
+    cloud_api = {"messaging_product": "whatsapp"}
+    return {
+        GRAPH_PROXY: [
+            {**cloud_api, "to": THANDI_PHONE, "type": "text", "text": {"body": "On its way"}},
+            {**cloud_api, "status": "read", "message_id": "wamid.thandi.1"},
+        ]
+    }
 
 
 def overlay(
@@ -140,6 +196,11 @@ def sometimes_seeded(
         return st.just(values)
     seeded = st.sampled_from(usable).map(lambda record: overlay(values, record, declared))
     return st.one_of(st.just(values), seeded)
+
+
+def label_of(context: HookContext) -> str:
+    operation = context.operation
+    return "" if operation is None else str(operation.label)
 
 
 def declared_names(context: HookContext, location: str) -> set[str]:
@@ -188,18 +249,24 @@ def served_schema(world: ApiWorld, seeded: Seeded) -> Any:
         }
     )
     schema = schemathesis.openapi.from_asgi("/openapi.json", as_served(world.app), config=config)
-    records = seeded_records(seeded)
+    bodies = seeded_bodies(seeded)
 
     @schema.hook
     def flatmap_path_parameters(context: HookContext, values: Any) -> st.SearchStrategy[Any]:
+        records = records_for(label_of(context), seeded)
         return sometimes_seeded(values, declared_names(context, "path_parameters"), records)
 
     @schema.hook
     def flatmap_query(context: HookContext, values: Any) -> st.SearchStrategy[Any]:
+        records = records_for(label_of(context), seeded)
         return sometimes_seeded(values, declared_names(context, "query"), records)
 
     @schema.hook
     def flatmap_body(context: HookContext, values: Any) -> st.SearchStrategy[Any]:
+        whole = bodies.get(label_of(context))
+        if whole:
+            return st.one_of(st.just(values), st.sampled_from(whole))
+        records = records_for(label_of(context), seeded)
         return sometimes_seeded(values, declared_names(context, "body"), records)
 
     return schema
@@ -218,14 +285,30 @@ def run(schema: Any) -> RunReport:
 
 
 @pytest.fixture
-def world(db_url: str) -> Iterator[ApiWorld]:
+def graph() -> Iterator[GraphServer]:
+    with graph_server() as running:
+        yield running
+
+
+@pytest.fixture
+def world(db_url: str, graph: GraphServer) -> Iterator[ApiWorld]:
     with ApiWorld.open(db_url) as opened:
-        yield opened
+        # The app's lifespan (which Schemathesis starts) would run the worker, and
+        # with it deliveries to whatever URLs the run subscribed: keep it off.
+        opened.services.settings = opened.services.settings.model_copy(
+            update={"worker": False, "graph_base_url": graph.base_url}
+        )
+        try:
+            yield opened
+        finally:
+            opened.services.whatsapp.close()
     shutdown_lifespans()  # Schemathesis started the app's lifespan; end it with the test
 
 
-def test_every_operation_answers_as_its_openapi_document_says(world: ApiWorld) -> None:
-    seeded = seed(world)
+def test_every_operation_answers_as_its_openapi_document_says(
+    world: ApiWorld, graph: GraphServer
+) -> None:
+    seeded = seed(world, graph.base_url)
     schema = served_schema(world, seeded)
     report = run(schema)
 

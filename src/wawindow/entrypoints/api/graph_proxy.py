@@ -29,6 +29,7 @@ from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from wawindow.entrypoints.api.deps import ServicesDep
@@ -83,15 +84,64 @@ def re_engagement() -> GraphError:
     return GraphError(400, 131047, "(#131047) Re-engagement message", RE_ENGAGEMENT_DETAILS)
 
 
+class GraphErrorData(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    messaging_product: str | None = None
+    details: str | None = None
+
+
+class GraphErrorDetail(BaseModel):
+    """Graph's error object; WhatsApp's own errors may carry more members."""
+
+    model_config = ConfigDict(extra="allow")
+
+    message: str
+    type: str | None = Field(default=None, examples=["OAuthException"])
+    code: int = Field(examples=[131047])
+    error_subcode: int | None = None
+    error_data: GraphErrorData | None = None
+    is_transient: bool | None = None
+    wawindow_send_id: str | None = Field(
+        default=None, description="The send wawindow recorded, when no answer came for it."
+    )
+    fbtrace_id: str | None = None
+
+
+class GraphErrorOut(BaseModel):
+    """An error in the Graph API's shape, as graph.facebook.com answers it."""
+
+    error: GraphErrorDetail
+
+
+def _graph_error(description: str) -> dict[str, Any]:
+    return {"model": GraphErrorOut, "description": description}
+
+
 @router.post(
     "/graph/{version}/{phone_number_id}/messages",
     summary="The Cloud API messages endpoint, through the gate",
     response_description="WhatsApp's answer, as it came (or its error shape).",
     responses={
         200: {"description": "WhatsApp's answer: messaging_product, contacts, messages."},
-        400: {"description": "A Graph error; 131047 when the window is closed."},
-        401: {"description": "No valid wawindow API key as the bearer token (code 190)."},
-        504: {"description": "WhatsApp took the request and never answered (131000)."},
+        400: _graph_error(
+            "A Graph error: the body is not a send, the line is not yours (100), the version "
+            "is unknown (2635), the window is closed (131047), or WhatsApp's own."
+        ),
+        401: _graph_error(
+            "No valid wawindow API key as the bearer token, or no access token for the "
+            "line (code 190)."
+        ),
+        409: _graph_error(
+            "The first request with this Idempotency-Key is still being sent (code 2)."
+        ),
+        503: _graph_error("WhatsApp could not be reached; nothing was sent (code 2)."),
+        504: _graph_error("WhatsApp took the request and never answered (131000)."),
+        "default": {
+            "description": "WhatsApp's answer with its own status (e.g. 404 for a template "
+            "it does not have, 429 for a rate limit), as it came.",
+            "content": {"application/json": {"schema": {}}},
+        },
     },
     openapi_extra={
         "requestBody": {
