@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 KEY_PREFIX = "ww_"
@@ -57,6 +58,15 @@ class LineSummary:
     account_id: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class KeyOwner:
+    """The tenant an API key belongs to, with its stored settings (read together: one
+    lookup per request)."""
+
+    tenant_id: str
+    settings: Mapping[str, Any]
+
+
 class TenantError(ValueError):
     """A request about tenants, keys or lines that cannot be done (says why)."""
 
@@ -69,6 +79,7 @@ class TenantStore(Protocol):
     ) -> None: ...
     def revoke_key(self, key_id_or_prefix: str, at: datetime) -> bool: ...
     def tenant_of_key(self, key_hash: str) -> str | None: ...
+    def key_owner(self, key_hash: str) -> KeyOwner | None: ...
     def add_line(self, spec: LineSpec, at: datetime) -> bool: ...
     def tenants(self) -> list[TenantSummary]: ...
     def lines(self, tenant_id: str | None) -> list[LineSummary]: ...
@@ -112,6 +123,11 @@ def revoke_key(store: TenantStore, key_id: str, at: datetime) -> None:
 
 def tenant_of_key(store: TenantStore, api_key: str) -> str | None:
     return store.tenant_of_key(hash_key(api_key))
+
+
+def owner_of_key(store: TenantStore, api_key: str) -> KeyOwner | None:
+    """The tenant of a live API key, and its settings; ``None`` for unknown or revoked."""
+    return store.key_owner(hash_key(api_key))
 
 
 def add_line(store: TenantStore, spec: LineSpec, at: datetime) -> None:

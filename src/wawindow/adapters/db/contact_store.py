@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Self
+from typing import Any
 
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import delete, select, update
 
 from wawindow.adapters.db import schema as t
 from wawindow.adapters.db.ingest_store import SqlIngestStore
@@ -31,11 +31,6 @@ MAX_MERGE_HOPS = 32
 
 
 class SqlContactStore(SqlIngestStore):
-    @classmethod
-    def reading(cls, engine: Engine) -> Self:
-        """A store for reads only: on SQLite a deferred transaction, not queued behind writers."""
-        return cls(engine.execution_options(sqlite_begin="DEFERRED"))
-
     # -- contacts ----------------------------------------------------------------------
 
     def contacts_with(self, tenant_id: str, identifier: Identifier) -> list[str]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Self
+from typing import Any
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, select, update
 
 from wawindow.adapters.db import schema as t
 from wawindow.adapters.db.due_store import SqlDueEvents, lock_tenant
@@ -26,11 +26,6 @@ def read_tenant_settings(conn: Connection, tenant_id: str) -> Mapping[str, Any] 
 
 
 class SqlSettingsStore(SqlDueEvents):
-    @classmethod
-    def reading(cls, engine: Engine) -> Self:
-        """For reads only: on SQLite a deferred transaction, not queued behind writers."""
-        return cls(engine.execution_options(sqlite_begin="DEFERRED"))
-
     def lock_tenant(self, tenant_id: str) -> None:
         lock_tenant(self._conn, tenant_id)
 

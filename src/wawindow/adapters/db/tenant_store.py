@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 
 from wawindow.adapters.db import schema as t
 from wawindow.adapters.db.transaction import Transaction
 from wawindow.adapters.db.upserts import insert_ignoring
-from wawindow.service.tenants import LineSpec, LineSummary, TenantSummary
+from wawindow.service.tenants import KeyOwner, LineSpec, LineSummary, TenantSummary
+
+# Built once: every API request asks it, and building a statement costs more than running it.
+_KEY_OWNER = (
+    select(t.api_keys.c.tenant_id, t.tenants.c.settings)
+    .join(t.tenants, t.tenants.c.id == t.api_keys.c.tenant_id)
+    .where(t.api_keys.c.key_hash == bindparam("key_hash"), t.api_keys.c.revoked_at.is_(None))
+)
 
 
 class SqlTenantStore(Transaction):
@@ -48,11 +56,15 @@ class SqlTenantStore(Transaction):
         return found.first() is not None
 
     def tenant_of_key(self, key_hash: str) -> str | None:
-        k = t.api_keys.c
-        found = self._conn.execute(
-            select(k.tenant_id).where(k.key_hash == key_hash, k.revoked_at.is_(None))
-        ).scalar()
-        return None if found is None else str(found)
+        owner = self.key_owner(key_hash)
+        return None if owner is None else owner.tenant_id
+
+    def key_owner(self, key_hash: str) -> KeyOwner | None:
+        found = self._conn.execute(_KEY_OWNER, {"key_hash": key_hash}).first()
+        if found is None:
+            return None
+        settings = found.settings if isinstance(found.settings, Mapping) else {}
+        return KeyOwner(str(found.tenant_id), settings)
 
     def add_line(self, spec: LineSpec, at: datetime) -> bool:
         values = {

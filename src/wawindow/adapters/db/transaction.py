@@ -16,6 +16,11 @@ class Transaction:
         self._transaction = self._conn.begin()
         self._postgres = engine.dialect.name == "postgresql"
 
+    @classmethod
+    def reading(cls, engine: Engine) -> Self:
+        """A store for reads only: on SQLite a deferred transaction, not queued behind writers."""
+        return cls(engine.execution_options(sqlite_begin="DEFERRED"))
+
     def __enter__(self) -> Self:
         return self
 

@@ -9,11 +9,12 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from wawindow.adapters.db.settings_store import SqlSettingsStore
+from wawindow.adapters.db.tenant_store import SqlTenantStore
 from wawindow.bootstrap import Services
 from wawindow.domain.policy import Policy
 from wawindow.entrypoints.api.problems import Problem
-from wawindow.service.tenants import tenant_of_key
+from wawindow.service.tenant_settings import policy_from_settings
+from wawindow.service.tenants import KeyOwner, owner_of_key
 
 
 def services(request: Request) -> Services:
@@ -34,6 +35,7 @@ BEARER = HTTPBearer(
 
 
 async def tenant_id(
+    request: Request,
     svc: ServicesDep,
     x_api_key: Annotated[str | None, Depends(API_KEY_HEADER)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
@@ -43,14 +45,16 @@ async def tenant_id(
     if not key:
         raise _unauthorized("send an API key in X-API-Key or Authorization: Bearer")
 
-    def lookup() -> str | None:
-        with svc.tenant_store() as store:
-            return tenant_of_key(store, key)
+    def lookup() -> KeyOwner | None:
+        with SqlTenantStore.reading(svc.engine) as store:
+            return owner_of_key(store, key)
 
     found = await run_in_threadpool(lookup)
     if found is None:
         raise _unauthorized("unknown or revoked API key")
-    return found
+    # The settings came with the key: rules that need them cost no second read.
+    request.state.tenant_settings = found.settings
+    return found.tenant_id
 
 
 def _unauthorized(detail: str) -> Problem:
@@ -62,14 +66,10 @@ def _unauthorized(detail: str) -> Problem:
 TenantDep = Annotated[str, Depends(tenant_id)]
 
 
-async def tenant_policy(svc: ServicesDep, tenant: TenantDep) -> Policy:
-    """The tenant's settings (inactive_after, send_margin, ...) as the rules take them."""
-
-    def read() -> Policy:
-        with SqlSettingsStore.reading(svc.engine) as store:
-            return store.tenant_policy(tenant)
-
-    return await run_in_threadpool(read)
+async def tenant_policy(request: Request, tenant: TenantDep) -> Policy:
+    """The tenant's settings (inactive_after, send_margin, ...) as the rules take them,
+    as read with the API key."""
+    return policy_from_settings(request.state.tenant_settings)
 
 
 TenantPolicyDep = Annotated[Policy, Depends(tenant_policy)]

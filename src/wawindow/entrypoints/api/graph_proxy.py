@@ -32,6 +32,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from wawindow.adapters.db.tenant_store import SqlTenantStore
 from wawindow.entrypoints.api.deps import ServicesDep
 from wawindow.service.cloud_api_messages import NotASend
 from wawindow.service.contacts import NotFound
@@ -197,7 +198,7 @@ async def _tenant(svc: ServicesDep, authorization: str | None, x_api_key: str | 
         raise GraphError(401, 190, "Invalid OAuth access token - Cannot parse access token")
 
     def lookup() -> str | None:
-        with svc.tenant_store() as store:
+        with SqlTenantStore.reading(svc.engine) as store:  # a read: not queued behind writers
             return tenant_of_key(store, key)
 
     found = await run_in_threadpool(lookup)
