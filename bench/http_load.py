@@ -370,7 +370,9 @@ class _Worker:
         raw = json.loads(Path(args.requests_file).read_bytes())
         self.requests = [r.encode("latin-1") for r in raw]
         self.quota: int | None = args.requests
-        self.start_at, self.warmup, self.duration = args.start_at, args.warmup, args.duration
+        self.start_at: float = args.start_at
+        self.warmup: float = args.warmup
+        self.duration: float = args.duration
         self.latencies = array("d")
         self.errors: Counter[str] = Counter()
         self.measure_from = self.measure_until = self.last_answer = 0.0
