@@ -404,6 +404,7 @@ def prepare(size: int, live: int, cache: Path, reseed: bool = False) -> Dataset:
     """The cached history for ``size`` (seeded first when missing), copied, plus live traffic."""
     if not 0 < live <= size:
         raise ValueError(f"live must be in 1..{size}, not {live}")
+    cache = cache.resolve()  # the server runs elsewhere: its database URL is absolute
     cache.mkdir(parents=True, exist_ok=True)
     key = cache_key(size, live)
     history, meta_path = cache / f"history-{key}.db", cache / f"history-{key}.json"
