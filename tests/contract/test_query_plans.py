@@ -190,6 +190,14 @@ def test_running_conversations_are_a_range_of_the_status_index(
     _no_scan_of_a_whole_table([count, page])
 
 
+def test_the_pages_contacts_are_read_by_their_ids_not_by_the_tenant(engine: Engine) -> None:
+    _, _, identifiers, contacts = _plans(engine, _status(ConversationStatus.ACTIVE))
+    assert "contact_id" in identifiers, identifiers
+    assert "tenant_id=?" not in identifiers, identifiers
+    assert "ix_contacts_tenant_id_external_ref" not in contacts, contacts
+    _no_scan_of_a_whole_table([identifiers, contacts])
+
+
 def test_ended_and_unfiltered_pages_walk_the_started_at_index(engine: Engine) -> None:
     for read in (_status(ConversationStatus.ENDED), _listing()):
         _, page, *_ = _plans(engine, read)

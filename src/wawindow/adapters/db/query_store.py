@@ -101,24 +101,26 @@ class SqlQueryStore(Transaction):
         ]
 
     def _contacts(self, tenant_id: str, contact_ids: set[str]) -> dict[str, Any]:
+        # By id alone, so that the primary key serves it (SQLite, without statistics,
+        # would otherwise walk the tenant's index); the tenant is checked on each row.
         ct = t.contacts.c
         rows = self._conn.execute(
-            select(ct.id, ct.name, ct.external_ref).where(
-                ct.tenant_id == tenant_id, ct.id.in_(contact_ids)
-            )
+            select(ct.id, ct.tenant_id, ct.name, ct.external_ref).where(ct.id.in_(contact_ids))
         )
-        return {row.id: row for row in rows}
+        return {row.id: row for row in rows if row.tenant_id == tenant_id}
 
     def _identifiers(self, tenant_id: str, contact_ids: set[str]) -> dict[str, dict[str, str]]:
         i = t.contact_identifiers.c
+        # By contact id alone (its index), the tenant checked on each row, as above.
         rows = self._conn.execute(
-            select(i.contact_id, i.kind, i.value)
-            .where(and_(i.tenant_id == tenant_id, i.contact_id.in_(contact_ids)))
+            select(i.tenant_id, i.contact_id, i.kind, i.value)
+            .where(i.contact_id.in_(contact_ids))
             .order_by(i.value)
         )
         found: dict[str, dict[str, str]] = {}
         for row in rows:
-            found.setdefault(row.contact_id, {}).setdefault(row.kind, row.value)
+            if row.tenant_id == tenant_id:
+                found.setdefault(row.contact_id, {}).setdefault(row.kind, row.value)
         return found
 
 
