@@ -48,6 +48,7 @@ from wawindow.domain.timeline import ThreadLog
 ROOT = Path(__file__).resolve().parent
 README = ROOT.parent / "README.md"
 README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
+FEW_ANSWERS = 5  # answers per connection below which a round's latencies are truncated
 FIXTURES = ROOT.parent.parent / "shared" / "fixtures" / "meta-webhooks" / "pywa"
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 LINE = "106540352242922"
@@ -175,15 +176,18 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, help="HTTP rounds per measure (3; quick: 1)")
     parser.add_argument("--reseed", action="store_true", help="seed the cached databases again")
     parser.add_argument("--cache", type=Path, default=ROOT / ".cache")
+    parser.add_argument(
+        "--render-only", action="store_true", help="measure nothing: rewrite the .md and README"
+    )
     args = parser.parse_args()
     if args.only == "scheduler":
         return scheduler.main(args.quick, args.out or ROOT / "results")
     name = "quick" if args.quick else "latest"
     out: Path = args.out or (args.cache if args.quick else ROOT / "results")
     results = load_results(out / f"{name}.json")
-    if args.only in (None, "fold"):
+    if args.only in (None, "fold") and not args.render_only:
         results["fold"] = fold_results(args.quick)
-    if args.only in (None, "http"):
+    if args.only in (None, "http") and not args.render_only:
         from http_bench import Options, run
 
         options = Options.sized(
@@ -331,10 +335,16 @@ def render_statements(listings: list[dict[str, Any]]) -> str:
 
 
 def _load(stats: dict[str, Any]) -> str:
-    return (
+    text = (
         f"{stats['requests_per_s']:,.0f} req/s, p50 {_ms(stats['p50_ms'])}, "
         f"p99 {_ms(stats['p99_ms'])}, {stats['errors']} errors"
     )
+    if stats["requests"] < FEW_ANSWERS * stats["concurrency"]:
+        text += (
+            f" (only {stats['requests']:,} answers: requests still waiting when a round"
+            " ended are not in the latencies)"
+        )
+    return text
 
 
 def _rounds(count: int) -> str:
@@ -354,7 +364,10 @@ def update_readme(path: Path, table: str) -> None:
     text = path.read_text()
     start, end = text.index(README_START), text.index(README_END)
     command = "`.venv/bin/python bench/run.py`"
-    body = f"{README_START}\n{table}\n(Both from {command}.)\n{README_END}"
+    guide = "[bench/README.md](bench/README.md)"
+    body = (
+        f"{README_START}\n{table}\n(Both from {command}; how to read them: {guide}.)\n{README_END}"
+    )
     path.write_text(text[:start] + body + text[end + len(README_END) :])
 
 

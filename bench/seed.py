@@ -50,9 +50,9 @@ from wawindow.adapters.meta.payload import parse_webhook
 from wawindow.adapters.ndjson_log import parse_line
 from wawindow.bootstrap import Services, build_services
 from wawindow.config import Settings
+from wawindow.domain.conversations import conversation_id
 from wawindow.domain.facts import CloseReason, Fact, ManualClose
 from wawindow.domain.identity import Identity
-from wawindow.service.queries import ConversationFilter
 
 LINE = "106540352242922"
 ACCOUNT = "102290129340398"
@@ -353,16 +353,19 @@ class Seeder:
         self.facts += outcome.stored
 
     def _close(self, index: int, now: datetime) -> None:
-        """What ``POST /v1/conversations/{id}/close`` does: a ManualClose folded in."""
+        """What ``POST /v1/conversations/{id}/close`` does: find the conversation by its
+        id (named after its first message, the contact's first inbound), fold a close in."""
         svc = self.services
-        where = ConversationFilter(contact_phone=phone(index))
+        conversation = conversation_id(LINE, message_id(index, "in", 0))
         with SqlQueryStore(svc.engine) as reader:
-            found, _ = reader.conversations(self.tenant_id, where, 0, 1)
+            found = reader.conversation(self.tenant_id, conversation)
+        if found is None:
+            raise RuntimeError(f"no conversation {conversation} for contact {index}")
         fact = ManualClose(
             LINE, f"close_{uuid.uuid4().hex}", now, Identity(), CloseReason.MANUAL_CLOSE
         )
         with svc.ingest_store() as store:
-            svc.ingestor.close(store, found[0].thread_id, fact, now)
+            svc.ingestor.close(store, found.thread_id, fact, now)
 
 
 def progress(label: str, done: int, total: int, started: float) -> None:
