@@ -38,10 +38,10 @@ from typing import Any
 from sqlalchemy import Engine, event, insert
 
 from wawindow.adapters.db import schema as t
-from wawindow.adapters.db.contact_store import SqlContactStore
 from wawindow.adapters.db.engine import make_engine
 from wawindow.adapters.db.migrate import upgrade
 from wawindow.adapters.db.query_store import SqlQueryStore
+from wawindow.adapters.db.session_reader import SqlSessionReader
 from wawindow.domain.conversations import ConversationStatus
 from wawindow.domain.identity import Identifier, IdentifierKind
 from wawindow.domain.policy import DEFAULT_POLICY
@@ -208,8 +208,8 @@ def reads(engine: Engine, size: int) -> dict[str, Callable[[], object]]:
 
     def session(identifier: Identifier) -> Callable[[], object]:
         def read() -> object:
-            with SqlContactStore.reading(engine) as store:
-                return session_status(store, TENANT, LINE, identifier, NOW)
+            with SqlSessionReader(engine) as reader:
+                return session_status(reader, TENANT, LINE, identifier, NOW)
 
         return read
 

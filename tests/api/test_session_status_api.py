@@ -8,11 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 
 from tests.api.client import LINE, OTHER_LINE, START, ApiWorld
 from wawindow.adapters.db import schema as t
 from wawindow.domain.facts import InboundMessage, OutboundMessage, Referral
 from wawindow.domain.identity import Identity
+from wawindow.entrypoints.api import session_status as session_status_api
+from wawindow.entrypoints.api.problems import install_problem_handlers
 from wawindow.service.tenants import LineSpec, add_line
 
 WA_ID, BSUID = "27821234567", "ZA.13491208655302741918"
@@ -258,6 +261,57 @@ def test_selectors_and_values_are_validated(world: ApiWorld) -> None:
     assert _fields(bad_phone) == ["query.contact_phone"]
     bad_bsuid = world.get(STATUS, phone_number_id=LINE, contact_bsuid="not-a-bsuid")
     assert _fields(bad_bsuid) == ["query.contact_bsuid"]
+
+
+def test_the_direct_route_answers_as_fastapis_own_dispatch_would(world: ApiWorld) -> None:
+    """The route skips FastAPI's per-request dependency solving (``direct_route``); the same
+    endpoint dispatched by FastAPI itself must give the same status, type and body."""
+    _template(world, "order_update", "APPROVED")
+    world.ingest(InboundMessage(LINE, "wamid.1", _at(-10), USER, "text"))
+    twin = FastAPI()
+    twin.state.services = world.services
+    install_problem_handlers(twin)
+    twin.add_api_route(STATUS, session_status_api.status, methods=["GET"])
+    key = world.mine.key
+    cases: list[tuple[dict[str, str], dict[str, str]]] = [
+        ({"phone_number_id": LINE, "contact_phone": "+27 82 123 4567"}, {"X-API-Key": key}),
+        ({"phone_number_id": LINE, "contact_bsuid": BSUID}, {"Authorization": f"Bearer {key}"}),
+        ({"phone_number_id": LINE, "contact_phone": WA_ID}, {"authorization": f"bearer  {key} "}),
+        (
+            {"phone_number_id": LINE, "contact_phone": WA_ID},
+            {"X-API-Key": "", "Authorization": f"Bearer {key}"},
+        ),
+        ({"phone_number_id": LINE, "contact_phone": WA_ID, "other": "x"}, {"X-API-Key": key}),
+        ({"phone_number_id": LINE, "customer_id": "nobody"}, {"X-API-Key": key}),
+        ({"phone_number_id": LINE, "contact_id": "ct_x"}, {"X-API-Key": key}),
+        ({"phone_number_id": "123", "contact_phone": WA_ID}, {"X-API-Key": key}),
+        ({"phone_number_id": LINE}, {"X-API-Key": key}),
+        ({"phone_number_id": LINE, "contact_phone": WA_ID, "contact_id": "c"}, {"X-API-Key": key}),
+        ({"phone_number_id": LINE, "contact_phone": "+27 82"}, {"X-API-Key": key}),
+        ({"phone_number_id": LINE, "contact_bsuid": "not-a-bsuid"}, {"X-API-Key": key}),
+        ({"phone_number_id": LINE, "customer_id": "a\x00b"}, {"X-API-Key": key}),
+        ({"contact_phone": WA_ID}, {"X-API-Key": key}),
+        ({}, {"X-API-Key": key}),
+        ({"phone_number_id": LINE, "contact_phone": WA_ID}, {}),
+        ({"phone_number_id": LINE, "contact_phone": WA_ID}, {"X-API-Key": "ww_unknown"}),
+        ({"phone_number_id": LINE, "contact_phone": WA_ID}, {"Authorization": f"Basic {key}"}),
+        ({"phone_number_id": LINE, "contact_phone": WA_ID}, {"Authorization": "Bearer "}),
+        ({"phone_number_id": LINE}, {}),
+    ]
+    direct, seen = world.app, list[int]()
+    for params, headers in cases:
+        answers = []
+        for app in (direct, twin):
+            world.app = app
+            response = world.request("GET", STATUS, "", params=params, headers=headers)
+            answers.append(
+                (response.status_code, response.headers["content-type"], response.json())
+            )
+        world.app = direct
+        assert answers[0] == answers[1], (params, headers)
+        seen.append(answers[0][0])
+    assert seen[:5] == [200] * 5
+    assert seen[5:] == [404] * 3 + [422] * 7 + [401] * 5
 
 
 def test_the_openapi_document_describes_every_answer(world: ApiWorld) -> None:

@@ -19,10 +19,10 @@ from sqlalchemy import Engine, insert
 
 from tests.support.plans import capturing, explain
 from wawindow.adapters.db import schema as t
-from wawindow.adapters.db.contact_store import SqlContactStore
 from wawindow.adapters.db.engine import make_engine
 from wawindow.adapters.db.migrate import upgrade
 from wawindow.adapters.db.query_store import SqlQueryStore
+from wawindow.adapters.db.session_reader import SqlSessionReader
 from wawindow.domain.conversations import ConversationStatus
 from wawindow.domain.identity import Identifier, IdentifierKind
 from wawindow.domain.policy import DEFAULT_POLICY
@@ -152,8 +152,8 @@ def _status(status: ConversationStatus) -> Callable[[Engine], object]:
 
 def _session(kind: IdentifierKind, value: str) -> Callable[[Engine], object]:
     def read(engine: Engine) -> object:
-        with SqlContactStore.reading(engine) as store:
-            return session_status(store, TENANT, LINE, Identifier(kind, value), NOW)
+        with SqlSessionReader(engine) as reader:
+            return session_status(reader, TENANT, LINE, Identifier(kind, value), NOW)
 
     return read
 

@@ -1,7 +1,8 @@
 """The SQL a piece of code sends, and the database's plan for each statement.
 
 ``capturing(engine)`` records the SELECT statements sent through ``engine``
-(with their parameters) while the block runs; ``explain(engine, statement,
+(with their parameters) while the block runs, through SQLAlchemy's connections
+and through ``prepared.ReadConnection``; ``explain(engine, statement,
 parameters)`` gives the plan's lines: ``EXPLAIN QUERY PLAN`` on SQLite (indented
 by depth), ``EXPLAIN`` on PostgreSQL (``analyze=True`` runs it too, with times
 and buffers). For tests that pin which index serves a query, and for
@@ -14,8 +15,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from unittest.mock import patch
 
 from sqlalchemy import Engine, event
+
+from wawindow.adapters.db.prepared import Prepared, ReadConnection
 
 
 @dataclass
@@ -33,9 +37,16 @@ def capturing(engine: Engine) -> Iterator[Captured]:
         if statement.lstrip().upper().startswith("SELECT"):
             captured.statements.append((statement, parameters))
 
+    execute = ReadConnection.execute
+
+    def keep_prepared(self: ReadConnection, prepared: Prepared, parameters: Any) -> list[Any]:
+        captured.statements.append((prepared.sql, parameters))
+        return execute(self, prepared, parameters)
+
     event.listen(engine, "before_cursor_execute", keep)
     try:
-        yield captured
+        with patch.object(ReadConnection, "execute", keep_prepared):
+            yield captured
     finally:
         event.remove(engine, "before_cursor_execute", keep)
 

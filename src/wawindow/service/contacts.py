@@ -113,17 +113,19 @@ class NotFound(LookupError):
 # --------------------------------------------------------------------------- ports
 
 
-class ContactReader(Protocol):
-    def contacts_of(
-        self, tenant_id: str, identifiers: Iterable[Identifier]
-    ) -> dict[Identifier, str]:
-        """The contact each known identifier belongs to."""
-
+class ContactLookup(Protocol):
     def contacts_with(self, tenant_id: str, identifier: Identifier) -> list[str]:
         """Ids of the (surviving) contacts this identifier names, oldest first."""
 
     def resolve(self, tenant_id: str, contact_id: str) -> str | None:
         """The surviving contact of an id (following merges), if the tenant has it."""
+
+
+class ContactReader(ContactLookup, Protocol):
+    def contacts_of(
+        self, tenant_id: str, identifiers: Iterable[Identifier]
+    ) -> dict[Identifier, str]:
+        """The contact each known identifier belongs to."""
 
     def contact(self, tenant_id: str, contact_id: str) -> StoredContact | None: ...
 
@@ -287,7 +289,7 @@ class SessionStatus:
         return self.remaining_seconds // 60
 
 
-class SessionStore(ContactReader, Protocol):
+class SessionStore(ContactLookup, Protocol):
     def has_line(self, tenant_id: str, line: str) -> bool: ...
 
     def thread_snapshot(self, tenant_id: str, line: str, contact_id: str) -> ThreadSnapshot | None:
@@ -338,7 +340,7 @@ def sendable_templates(templates: Sequence[StoredTemplate]) -> tuple[StoredTempl
     return tuple(sorted(usable, key=lambda t: (t.name, t.language, t.template_id or "")))
 
 
-def _contact_id(store: ContactReader, tenant_id: str, contact: Identifier | str) -> str:
+def _contact_id(store: ContactLookup, tenant_id: str, contact: Identifier | str) -> str:
     if isinstance(contact, str):
         found = store.resolve(tenant_id, contact)
     else:

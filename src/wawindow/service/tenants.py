@@ -71,7 +71,12 @@ class TenantError(ValueError):
     """A request about tenants, keys or lines that cannot be done (says why)."""
 
 
-class TenantStore(Protocol):
+class KeyOwners(Protocol):
+    def key_owner(self, key_hash: str) -> KeyOwner | None:
+        """The tenant of a live key with this hash, and its settings."""
+
+
+class TenantStore(KeyOwners, Protocol):
     def add_tenant(self, tenant_id: str, name: str, at: datetime) -> None: ...
     def tenant_exists(self, tenant_id: str) -> bool: ...
     def add_key(
@@ -79,7 +84,6 @@ class TenantStore(Protocol):
     ) -> None: ...
     def revoke_key(self, key_id_or_prefix: str, at: datetime) -> bool: ...
     def tenant_of_key(self, key_hash: str) -> str | None: ...
-    def key_owner(self, key_hash: str) -> KeyOwner | None: ...
     def add_line(self, spec: LineSpec, at: datetime) -> bool: ...
     def tenants(self) -> list[TenantSummary]: ...
     def lines(self, tenant_id: str | None) -> list[LineSummary]: ...
@@ -125,7 +129,7 @@ def tenant_of_key(store: TenantStore, api_key: str) -> str | None:
     return store.tenant_of_key(hash_key(api_key))
 
 
-def owner_of_key(store: TenantStore, api_key: str) -> KeyOwner | None:
+def owner_of_key(store: KeyOwners, api_key: str) -> KeyOwner | None:
     """The tenant of a live API key, and its settings; ``None`` for unknown or revoked."""
     return store.key_owner(hash_key(api_key))
 

@@ -1,4 +1,5 @@
-"""Contacts and session status on SQL (the ports of ``service.contacts``).
+"""Contacts on SQL (the ports of ``service.contacts``; the session status reads are in
+``session_reader``).
 
 ``SqlContactStore`` is an ``SqlIngestStore`` on purpose: contacts created or
 linked through the API go through the very queries ingest resolves users with
@@ -8,40 +9,62 @@ so a webhook naming a stored phone number finds the stored contact.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 
 from wawindow.adapters.db import schema as t
 from wawindow.adapters.db.ingest_store import SqlIngestStore
-from wawindow.adapters.db.query_store import conversation_from_row
-from wawindow.domain.conversations import Conversation
 from wawindow.domain.identity import Identifier, IdentifierKind
-from wawindow.service.contacts import (
-    StoredContact,
-    StoredTemplate,
-    StoredThread,
-    ThreadSnapshot,
-)
+from wawindow.service.contacts import StoredContact, StoredThread
 
 MAX_MERGE_HOPS = 32
 """A merged-away id is followed through at most this many merges (a guard against cycles)."""
+
+_i, _c = t.contact_identifiers.c, t.contacts.c
+# Built once, and shared with ``session_reader``: building a statement costs more than
+# running it.
+CONTACTS_WITH = (
+    select(_i.contact_id, _c.merged_into)
+    .join(t.contacts, _c.id == _i.contact_id)
+    .where(
+        _i.tenant_id == bindparam("tenant_id"),
+        _i.kind == bindparam("kind"),
+        _i.value == bindparam("value"),
+    )
+    .order_by(_c.created_at, _c.id)
+)
+MERGED_INTO = select(_c.merged_into).where(
+    _c.tenant_id == bindparam("tenant_id"), _c.id == bindparam("contact_id")
+)
+
+
+def follow_merges(
+    merged_into: Callable[[str], Sequence[Any] | None], contact_id: str
+) -> str | None:
+    """The contact that ``contact_id`` was merged into, through every merge; itself when
+    it was never merged; ``None`` when unknown. ``merged_into(id)`` is the contact's row
+    (its ``merged_into`` first), ``None`` when there is none."""
+    current, seen = contact_id, set[str]()
+    while current not in seen and len(seen) < MAX_MERGE_HOPS:
+        seen.add(current)
+        row = merged_into(current)
+        if row is None:
+            return None
+        if row[0] is None:
+            return current
+        current = row[0]
+    return None
 
 
 class SqlContactStore(SqlIngestStore):
     # -- contacts ----------------------------------------------------------------------
 
     def contacts_with(self, tenant_id: str, identifier: Identifier) -> list[str]:
-        i, c = t.contact_identifiers.c, t.contacts.c
-        rows = self._conn.execute(
-            select(i.contact_id, c.merged_into)
-            .join(t.contacts, c.id == i.contact_id)
-            .where(i.tenant_id == tenant_id, i.kind == identifier.kind)
-            .where(i.value == identifier.value)
-            .order_by(c.created_at, c.id)
-        ).all()
+        values = {"tenant_id": tenant_id, "kind": str(identifier.kind), "value": identifier.value}
+        rows = self._conn.execute(CONTACTS_WITH, values).all()
         # A merge moves identifiers to the survivor; following ``merged_into`` is a safeguard.
         found = (
             row.contact_id if row.merged_into is None else self.resolve(tenant_id, row.contact_id)
@@ -50,19 +73,12 @@ class SqlContactStore(SqlIngestStore):
         return list(dict.fromkeys(contact_id for contact_id in found if contact_id is not None))
 
     def resolve(self, tenant_id: str, contact_id: str) -> str | None:
-        c = t.contacts.c
-        current, seen = contact_id, set[str]()
-        while current not in seen and len(seen) < MAX_MERGE_HOPS:
-            seen.add(current)
-            merged_into = self._conn.execute(
-                select(c.merged_into).where(c.tenant_id == tenant_id, c.id == current)
-            ).first()
-            if merged_into is None:
-                return None
-            if merged_into[0] is None:
-                return current
-            current = merged_into[0]
-        return None
+        return follow_merges(
+            lambda current: self._conn.execute(
+                MERGED_INTO, {"tenant_id": tenant_id, "contact_id": current}
+            ).first(),
+            contact_id,
+        )
 
     def contact(self, tenant_id: str, contact_id: str) -> StoredContact | None:
         c = t.contacts.c
@@ -117,77 +133,3 @@ class SqlContactStore(SqlIngestStore):
         )
         identifier = Identifier(IdentifierKind.EXTERNAL_REF, external_ref)
         self.attach_identifiers(tenant_id, contact_id, [identifier], at)
-
-    # -- session status -------------------------------------------------------------------
-
-    def has_line(self, tenant_id: str, line: str) -> bool:
-        ln = t.lines.c
-        found = self._conn.execute(
-            select(ln.phone_number_id).where(ln.phone_number_id == line, ln.tenant_id == tenant_id)
-        )
-        return found.first() is not None
-
-    def thread_snapshot(self, tenant_id: str, line: str, contact_id: str) -> ThreadSnapshot | None:
-        th = t.threads.c
-        row = self._conn.execute(
-            select(th.id, th.last_inbound_at, th.window_ends_at, th.state).where(
-                th.tenant_id == tenant_id, th.line == line, th.contact_id == contact_id
-            )
-        ).first()
-        if row is None:
-            return None
-        state: Mapping[str, Any] = row.state or {}
-        fep = state.get("free_entry_point") or {}
-        conversation_id = state.get("conversation_id")
-        return ThreadSnapshot(
-            last_inbound_at=row.last_inbound_at,
-            window_ends_at=row.window_ends_at,
-            fep_opened_at=_instant(fep.get("opened_at")),
-            fep_expires_at=_instant(fep.get("expires_at")),
-            conversation=self._latest_conversation(tenant_id, row.id, conversation_id),
-        )
-
-    def _latest_conversation(
-        self, tenant_id: str, thread_id: str, conversation_id: str | None
-    ) -> Conversation | None:
-        """The thread's conversation named by its state, else its latest one."""
-        c = t.conversations.c
-        query = select(t.conversations).where(c.tenant_id == tenant_id, c.thread_id == thread_id)
-        row = None
-        if conversation_id:
-            row = self._conn.execute(query.where(c.id == conversation_id)).first()
-        if row is None:
-            latest = query.order_by(c.started_at.desc(), c.id.desc()).limit(1)
-            row = self._conn.execute(latest).first()
-        return None if row is None else conversation_from_row(row._mapping)
-
-    def templates(self, tenant_id: str, line: str) -> list[StoredTemplate]:
-        tp = t.templates.c
-        rows = self._conn.execute(
-            select(t.templates)
-            .where(tp.tenant_id == tenant_id, tp.line == line)
-            .order_by(tp.name, tp.language)
-        )
-        return [
-            StoredTemplate(
-                template_id=r.template_id,
-                name=r.name,
-                language=r.language,
-                category=r.category,
-                status=r.status,
-                body=r.body,
-                param_count=r.param_count,
-            )
-            for r in rows
-        ]
-
-
-def _instant(value: object) -> datetime | None:
-    """A time from the thread's state JSON (ISO 8601 text, as ``codec.to_json`` writes it)."""
-    if isinstance(value, datetime):
-        found = value
-    elif isinstance(value, str) and value:
-        found = datetime.fromisoformat(value)
-    else:
-        return None
-    return found.replace(tzinfo=UTC) if found.tzinfo is None else found.astimezone(UTC)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, RowMapping, Select, and_, func, or_, select
@@ -195,7 +195,7 @@ def _status_condition(window: StatusWindow) -> ColumnElement[bool]:
     return and_(running, c.last_message_at <= window.inactive_before)
 
 
-def conversation_from_row(row: RowMapping) -> Conversation:
+def conversation_from_row(row: Mapping[Any, Any]) -> Conversation:
     """A stored conversation row as the domain's Conversation."""
     reason = row["closed_reason"]
     return Conversation(

@@ -12,8 +12,9 @@ from wawindow.adapters.db.transaction import Transaction
 from wawindow.adapters.db.upserts import insert_ignoring
 from wawindow.service.tenants import KeyOwner, LineSpec, LineSummary, TenantSummary
 
-# Built once: every API request asks it, and building a statement costs more than running it.
-_KEY_OWNER = (
+# Built once (and shared with ``session_reader``): every API request asks it, and building
+# a statement costs more than running it.
+KEY_OWNER = (
     select(t.api_keys.c.tenant_id, t.tenants.c.settings)
     .join(t.tenants, t.tenants.c.id == t.api_keys.c.tenant_id)
     .where(t.api_keys.c.key_hash == bindparam("key_hash"), t.api_keys.c.revoked_at.is_(None))
@@ -60,11 +61,8 @@ class SqlTenantStore(Transaction):
         return None if owner is None else owner.tenant_id
 
     def key_owner(self, key_hash: str) -> KeyOwner | None:
-        found = self._conn.execute(_KEY_OWNER, {"key_hash": key_hash}).first()
-        if found is None:
-            return None
-        settings = found.settings if isinstance(found.settings, Mapping) else {}
-        return KeyOwner(str(found.tenant_id), settings)
+        found = self._conn.execute(KEY_OWNER, {"key_hash": key_hash}).first()
+        return None if found is None else key_owner_from_row(found.tenant_id, found.settings)
 
     def add_line(self, spec: LineSpec, at: datetime) -> bool:
         values = {
@@ -117,3 +115,7 @@ class SqlTenantStore(Transaction):
             )
             for r in self._conn.execute(query)
         ]
+
+
+def key_owner_from_row(tenant_id: object, settings: object) -> KeyOwner:
+    return KeyOwner(str(tenant_id), settings if isinstance(settings, Mapping) else {})

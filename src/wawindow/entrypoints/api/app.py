@@ -60,11 +60,12 @@ def create_app(services: Services | None = None) -> FastAPI:
     app.state.services = services
     install_problem_handlers(app)
     document_problems(app)
+    # Routes are matched in order: the request integrations make before every send first.
+    app.include_router(session_status.router)
     app.include_router(health.router)
     app.include_router(webhooks_meta.router)
     for module in (
         conversations,
-        session_status,
         contacts,
         messages,
         templates,

@@ -11,16 +11,27 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+import msgspec
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 
-from wawindow.adapters.db.contact_store import SqlContactStore
+from wawindow.adapters.db.session_reader import SqlSessionReader
 from wawindow.domain.identity import Identifier, IdentifierKind
 from wawindow.entrypoints.api.contacts import Bsuid, ExternalRef, Id, Phone, not_found, one_of
-from wawindow.entrypoints.api.deps import ServicesDep, TenantDep, TenantPolicyDep
+from wawindow.entrypoints.api.deps import (
+    ApiKeyDep,
+    ServicesDep,
+    api_key_of,
+    bounded_read,
+    services_of,
+    unknown_key,
+)
+from wawindow.entrypoints.api.direct_route import direct_route, parse_query
 from wawindow.entrypoints.api.problems import problem_responses
 from wawindow.service.contacts import NotFound, SessionStatus, StoredTemplate, session_status
+from wawindow.service.tenant_settings import policy_from_settings
+from wawindow.service.tenants import owner_of_key
 
 router = APIRouter(prefix="/v1", tags=["session-status"])
 
@@ -78,46 +89,47 @@ class SessionStatusOut(BaseModel):
     )
 
 
-def _template(template: StoredTemplate) -> SendableTemplateOut:
-    return SendableTemplateOut(
-        id=template.template_id,
-        name=template.name,
-        language=template.language,
-        category=template.category,
-        body=template.body,
-        param_count=template.param_count,
-    )
+def _template(template: StoredTemplate) -> dict[str, object]:
+    return {
+        "id": template.template_id,
+        "name": template.name,
+        "language": template.language,
+        "category": template.category,
+        "body": template.body,
+        "param_count": template.param_count,
+    }
 
 
-def _out(status: SessionStatus) -> SessionStatusOut:
+def _document(status: SessionStatus) -> dict[str, object]:
+    """``SessionStatusOut`` as JSON-ready values, built directly: the most frequent request
+    does not pay for building and then validating models (``tests/api`` check the shape
+    against the schema)."""
     fep, view = status.free_entry_point, status.conversation
-    return SessionStatusOut(
-        phone_number_id=status.line,
-        contact_id=status.contact_id,
-        as_of=status.at,
-        window_active=status.window_active,
-        last_inbound_at=status.last_inbound_at,
-        expires_at=status.expires_at,
-        remaining_minutes=status.remaining_minutes,
-        remaining_seconds=status.remaining_seconds,
-        free_entry_point=None
+    return {
+        "phone_number_id": status.line,
+        "contact_id": status.contact_id,
+        "as_of": status.at,
+        "window_active": status.window_active,
+        "last_inbound_at": status.last_inbound_at,
+        "expires_at": status.expires_at,
+        "remaining_minutes": status.remaining_minutes,
+        "remaining_seconds": status.remaining_seconds,
+        "free_entry_point": None
         if fep is None
-        else FreeEntryPointOut(
-            active=fep.active, opened_at=fep.opened_at, expires_at=fep.expires_at
-        ),
-        conversation=None
+        else {"active": fep.active, "opened_at": fep.opened_at, "expires_at": fep.expires_at},
+        "conversation": None
         if view is None
-        else SessionConversationOut(
-            id=view.conversation.id,
-            status=view.status.value,
-            ended_reason=None if view.ended_reason is None else view.ended_reason.value,
-            started_at=view.conversation.started_at,
-            ended_at=view.ended_at,
-            messages_count=view.conversation.messages_count,
-        ),
-        can_send=CanSendOut(free_form=status.can_send_free_form, template=True),
-        templates=[_template(t) for t in status.templates],
-    )
+        else {
+            "id": view.conversation.id,
+            "status": view.status.value,
+            "ended_reason": None if view.ended_reason is None else view.ended_reason.value,
+            "started_at": view.conversation.started_at,
+            "ended_at": view.ended_at,
+            "messages_count": view.conversation.messages_count,
+        },
+        "can_send": {"free_form": status.can_send_free_form, "template": True},
+        "templates": [_template(t) for t in status.templates],
+    }
 
 
 def _selector(field: str, value: str) -> Identifier | str:
@@ -131,42 +143,64 @@ def _selector(field: str, value: str) -> Identifier | str:
     return Identifier(kind, value)
 
 
-@router.get(
-    "/session-status",
-    response_model=SessionStatusOut,
-    summary="The service window, free entry point and conversation of a line with a user",
-    responses=problem_responses(401, 404, 422),
-)
+class SessionStatusQuery(BaseModel):
+    """Name the contact by exactly one of ``contact_phone``, ``contact_bsuid``,
+    ``customer_id`` or ``contact_id``."""
+
+    phone_number_id: Id
+    contact_phone: Phone | None = None
+    contact_bsuid: Bsuid | None = None
+    customer_id: ExternalRef | None = Field(None, description="The contact's external_ref.")
+    contact_id: Id | None = None
+
+
 async def status(
-    svc: ServicesDep,
-    tenant_id: TenantDep,
-    policy: TenantPolicyDep,
-    phone_number_id: Annotated[Id, Query()],
-    contact_phone: Annotated[Phone | None, Query()] = None,
-    contact_bsuid: Annotated[Bsuid | None, Query()] = None,
-    customer_id: Annotated[
-        ExternalRef | None, Query(description="The contact's external_ref.")
-    ] = None,
-    contact_id: Annotated[Id | None, Query()] = None,
-) -> SessionStatusOut:
+    svc: ServicesDep, key: ApiKeyDep, query: Annotated[SessionStatusQuery, Query()]
+) -> Response:
     """Name the contact by exactly one of ``contact_phone``, ``contact_bsuid``,
     ``customer_id`` (the contact's ``external_ref``) or ``contact_id``. A contact
     that never wrote to this line gets ``window_active: false`` and nulls."""
     given = {
-        "contact_phone": contact_phone,
-        "contact_bsuid": contact_bsuid,
-        "customer_id": customer_id,
-        "contact_id": contact_id,
+        "contact_phone": query.contact_phone,
+        "contact_bsuid": query.contact_bsuid,
+        "customer_id": query.customer_id,
+        "contact_id": query.contact_id,
     }
     field, value = one_of("query", given)
-    contact = _selector(field, value)
+    contact, line = _selector(field, value), query.phone_number_id
 
-    def read() -> SessionStatus:
-        with SqlContactStore.reading(svc.engine) as store:
-            return session_status(store, tenant_id, phone_number_id, contact, svc.clock(), policy)
+    def read() -> SessionStatus | None:
+        # The key's owner and the status in one read.
+        with SqlSessionReader(svc.engine) as reader:
+            owner = owner_of_key(reader, key)
+            if owner is None:
+                return None
+            policy = policy_from_settings(owner.settings)
+            return session_status(reader, owner.tenant_id, line, contact, svc.clock(), policy)
 
     try:
-        return _out(await run_in_threadpool(read))
+        found = await bounded_read(svc, read)
     except NotFound as error:
         where = "phone_number_id" if error.what == "phone_number_id" else field
         raise not_found(error, f"query.{where}") from None
+    if found is None:
+        raise unknown_key()
+    return Response(msgspec.json.encode(_document(found)), media_type="application/json")
+
+
+async def answer(request: Request) -> Response:
+    """``status`` without FastAPI's per-request dependency solving (``direct_route``)."""
+    key = api_key_of(request)
+    query = parse_query(SessionStatusQuery, request.query_params)
+    return await status(services_of(request), key, query)
+
+
+router.add_api_route(
+    "/session-status",
+    status,
+    methods=["GET"],
+    response_model=SessionStatusOut,
+    summary="The service window, free entry point and conversation of a line with a user",
+    responses=problem_responses(401, 404, 422),
+    route_class_override=direct_route(answer),
+)
