@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
+from wawindow.adapters.clock import SandboxClock
 from wawindow.adapters.db.session_reader import SqlSessionReader
 from wawindow.bootstrap import Services
 from wawindow.domain.policy import Policy
@@ -74,9 +75,11 @@ async def bounded_read(svc: Services, read: Callable[[], T]) -> T:
     On SQLite it runs right here, on the event loop: such a read is CPU work on pages
     in memory, and a reader in WAL mode does not wait for writers, while a trip to a
     worker thread costs as much as the read itself (about 90 µs). On PostgreSQL the
-    read waits for the network, so it goes to a worker thread.
+    read waits for the network, so it goes to a worker thread; so does every read
+    when the process follows a sandbox's clock (``WAWINDOW_CLOCK_URL``, demos and
+    end-to-end tests), which is read over HTTP now and then.
     """
-    if svc.engine.dialect.name == "sqlite":
+    if svc.engine.dialect.name == "sqlite" and not isinstance(svc.clock, SandboxClock):
         return read()
     return await run_in_threadpool(read)
 
