@@ -229,6 +229,9 @@ def test_unknown_contacts_and_lines_are_404_problems(world: ApiWorld) -> None:
     ]
     no_line = world.get(STATUS, phone_number_id="123", contact_phone=WA_ID)
     assert _fields(no_line, 404) == ["query.phone_number_id"]
+    # Neither the line nor the contact: the line is named.
+    neither = world.get(STATUS, phone_number_id="123", contact_phone="+16505551234")
+    assert _fields(neither, 404) == ["query.phone_number_id"]
 
 
 def test_another_tenant_sees_nothing(world: ApiWorld) -> None:

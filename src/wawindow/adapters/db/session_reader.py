@@ -1,21 +1,22 @@
 """The reads of ``GET /v1/session-status`` (and of the API key before it) on SQL.
 
 The most frequent request of the API: an integration asks it before every
-send. It runs five to seven indexed lookups, so it takes them through
-``prepared`` (statements compiled once, run on the driver's connection, one
-read transaction for the API key and the status), which costs a fraction of
-going through ``Connection.execute`` for each. What it returns is the same as
+send. It usually runs four indexed lookups (the key, the contact, the thread
+with its conversation, the line's templates when the window is closed), so it
+takes them through ``prepared`` (statements compiled once, run on the driver's
+connection, one read transaction for the API key and the status), which costs
+a fraction of going through ``Connection.execute`` for each. What it returns is the same as
 any other read: ``service.contacts.SessionStore`` and ``service.tenants``'
 ``key_owner``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, select
+from sqlalchemy import Engine, and_, bindparam, select
 
 from wawindow.adapters.db import schema as t
 from wawindow.adapters.db.contact_store import CONTACTS_WITH, MERGED_INTO, follow_merges
@@ -28,10 +29,16 @@ from wawindow.service.contacts import StoredTemplate, ThreadSnapshot
 from wawindow.service.tenants import KeyOwner
 
 _ln, _th, _cv, _tp = t.lines.c, t.threads.c, t.conversations.c, t.templates.c
-_thread_conversations = select(t.conversations).where(
-    _cv.tenant_id == bindparam("tenant_id"), _cv.thread_id == bindparam("thread_id")
-)
 _CONVERSATION_COLUMNS = tuple(column.name for column in t.conversations.columns)
+# The conversation the thread's state names comes with the thread: one statement.
+_thread_and_conversation = t.threads.outerjoin(
+    t.conversations,
+    and_(
+        _cv.id == _th.state["conversation_id"].as_string(),
+        _cv.tenant_id == _th.tenant_id,
+        _cv.thread_id == _th.id,
+    ),
+)
 
 STATEMENTS = Statements(
     key_owner=KEY_OWNER,
@@ -40,15 +47,19 @@ STATEMENTS = Statements(
     has_line=select(_ln.phone_number_id).where(
         _ln.phone_number_id == bindparam("line"), _ln.tenant_id == bindparam("tenant_id")
     ),
-    thread=select(_th.id, _th.last_inbound_at, _th.window_ends_at, _th.state).where(
+    thread=select(
+        _th.id, _th.last_inbound_at, _th.window_ends_at, _th.state, *t.conversations.columns
+    )
+    .select_from(_thread_and_conversation)
+    .where(
         _th.tenant_id == bindparam("tenant_id"),
         _th.line == bindparam("line"),
         _th.contact_id == bindparam("contact_id"),
     ),
-    conversation=_thread_conversations.where(_cv.id == bindparam("conversation_id")),
-    latest_conversation=_thread_conversations.order_by(_cv.started_at.desc(), _cv.id.desc()).limit(
-        1
-    ),
+    latest_conversation=select(t.conversations)
+    .where(_cv.tenant_id == bindparam("tenant_id"), _cv.thread_id == bindparam("thread_id"))
+    .order_by(_cv.started_at.desc(), _cv.id.desc())
+    .limit(1),
     templates=select(
         _tp.template_id,
         _tp.name,
@@ -114,7 +125,7 @@ class SqlSessionReader:
         row = self._read.first("thread", tenant_id=tenant_id, line=line, contact_id=contact_id)
         if row is None:
             return None
-        thread_id, last_inbound_at, window_ends_at, state = row
+        thread_id, last_inbound_at, window_ends_at, state, *conversation = row
         state = state if isinstance(state, Mapping) else {}
         fep = state.get("free_entry_point") or {}
         return ThreadSnapshot(
@@ -122,28 +133,21 @@ class SqlSessionReader:
             window_ends_at=window_ends_at,
             fep_opened_at=_instant(fep.get("opened_at")),
             fep_expires_at=_instant(fep.get("expires_at")),
-            conversation=self._latest_conversation(
-                tenant_id, thread_id, state.get("conversation_id")
-            ),
+            conversation=self._conversation(conversation)
+            or self._latest_conversation(tenant_id, thread_id),
         )
 
-    def _latest_conversation(
-        self, tenant_id: str, thread_id: str, conversation_id: str | None
-    ) -> Conversation | None:
-        """The thread's conversation named by its state, else its latest one."""
-        row = None
-        if conversation_id:
-            row = self._read.first(
-                "conversation",
-                tenant_id=tenant_id,
-                thread_id=thread_id,
-                conversation_id=conversation_id,
-            )
-        if row is None:
-            row = self._read.first("latest_conversation", tenant_id=tenant_id, thread_id=thread_id)
-        if row is None:
+    @staticmethod
+    def _conversation(row: Sequence[Any]) -> Conversation | None:
+        """The conversation columns of a ``thread`` row: nulls when its state names none."""
+        if row[0] is None:
             return None
         return conversation_from_row(dict(zip(_CONVERSATION_COLUMNS, row, strict=True)))
+
+    def _latest_conversation(self, tenant_id: str, thread_id: str) -> Conversation | None:
+        """The thread's latest conversation, for a state that names none (or a stale one)."""
+        row = self._read.first("latest_conversation", tenant_id=tenant_id, thread_id=thread_id)
+        return None if row is None else self._conversation(row)
 
     def templates(self, tenant_id: str, line: str) -> list[StoredTemplate]:
         rows = self._read.all("templates", tenant_id=tenant_id, line=line)
