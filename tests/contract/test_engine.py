@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, Engine, text
 
-from wawindow.adapters.db.engine import is_sqlite, make_engine
+from wawindow.adapters.db.engine import SQLITE_MMAP_BYTES, is_sqlite, make_engine
 
 
 @pytest.fixture
@@ -49,9 +49,25 @@ def test_sqlite_runs_in_wal_mode_at_the_synchronous_level_asked_for(
             assert _pragma(connection, "synchronous") == level
             assert _pragma(connection, "foreign_keys") == 1
             assert _pragma(connection, "busy_timeout") == 10_000
+            assert _pragma(connection, "mmap_size") == SQLITE_MMAP_BYTES
     finally:
         engine.dispose()
     assert is_sqlite(engine)
+
+
+def test_sqlite_hands_out_the_connection_used_last(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    try:
+        first, second = engine.raw_connection(), engine.raw_connection()
+        first_driver, second_driver = first.driver_connection, second.driver_connection
+        first.close()
+        second.close()  # returned last: its caches are the warm ones
+        again = engine.raw_connection()
+        assert again.driver_connection is second_driver
+        assert again.driver_connection is not first_driver
+        again.close()
+    finally:
+        engine.dispose()
 
 
 def test_sqlite_refuses_an_unknown_synchronous_level(sqlite_url: str) -> None:

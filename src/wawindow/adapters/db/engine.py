@@ -14,6 +14,12 @@ SQLite
     for a read that should not queue behind writers, with
     ``connection.execution_options(sqlite_begin="DEFERRED")``.
 
+    Reads go through a memory map of the file's first GiB (``PRAGMA mmap_size``):
+    a page is read from the operating system's cache where it lies, not copied
+    into each connection's own cache by a system call, which is most of the cost
+    of a lookup on a database larger than that cache (2 MiB). The pool hands out
+    the connection used last (``pool_use_lifo``), the one whose caches are warm.
+
 PostgreSQL
     ``postgresql://…`` or ``postgres://…`` (rewritten to the psycopg 3 driver) or
     ``postgresql+psycopg://…``; connections are checked before use
@@ -27,9 +33,12 @@ from pathlib import Path
 from typing import Any, Final
 
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import QueuePool
 
 BUSY_TIMEOUT_MS: Final = 10_000
+SQLITE_MMAP_BYTES: Final = 1 << 30
 SQLITE_SYNCHRONOUS_LEVELS: Final = frozenset({"NORMAL", "FULL"})
 SQLITE_BEGIN_MODES: Final = frozenset({"DEFERRED", "IMMEDIATE", "EXCLUSIVE"})
 _SQLITE_DRIVERS: Final = frozenset({"sqlite", "sqlite+pysqlite"})
@@ -78,7 +87,9 @@ def _sqlite_engine(url: URL, synchronous: str) -> Engine:
     database = url.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url)
+    # A file gets a queue of connections; an in-memory database has one per thread.
+    queued = issubclass(SQLiteDialect_pysqlite.get_pool_class(url), QueuePool)
+    engine = create_engine(url, **({"pool_use_lifo": True} if queued else {}))
     event.listen(engine, "connect", _sqlite_on_connect(level))
     event.listen(engine, "begin", _sqlite_on_begin)
     return engine
@@ -96,6 +107,7 @@ def _sqlite_on_connect(synchronous: str) -> Callable[[Any, Any], None]:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA synchronous={synchronous}")
             cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
         finally:
             cursor.close()
 
