@@ -78,7 +78,8 @@ def normalise_status(value: str | None) -> str | None:
 
 def is_sendable_status(status: str) -> bool:
     """Whether Meta accepts sends of a template with this status."""
-    return normalise_status(status) in SENDABLE_STATUSES
+    # Stored statuses are already normalised: most calls end at the first test.
+    return status in SENDABLE_STATUSES or normalise_status(status) in SENDABLE_STATUSES
 
 
 def count_body_parameters(body: str) -> tuple[int, tuple[str, ...]]:

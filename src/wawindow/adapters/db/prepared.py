@@ -53,33 +53,39 @@ class Prepared:
             for name, bind in compiled.binds.items()
             if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
         }
-        self._results: tuple[Processor, ...] = tuple(
+        results = (
             column.type.dialect_impl(dialect).result_processor(dialect, None)
             for column in statement.selected_columns
         )
-        self._plain_rows = all(processor is None for processor in self._results)
+        self._positions = tuple((name, self._binds.get(name)) for name in self._names or ())
+        # Only the columns that have a processor are touched: most are plain values.
+        self._results: tuple[tuple[int, Callable[[Any], Any]], ...] = tuple(
+            (index, processor) for index, processor in enumerate(results) if processor is not None
+        )
 
     def parameters(self, values: Mapping[str, Any]) -> Sequence[Any] | Mapping[str, Any]:
         given = {**self._defaults, **values} if self._defaults else values
-        processed = (
-            given
-            if not self._binds
-            else {
+        if self._names is None:
+            return {
                 name: value if (process := self._binds.get(name)) is None else process(value)
                 for name, value in given.items()
             }
+        return tuple(
+            [
+                given[name] if process is None else process(given[name])
+                for name, process in self._positions
+            ]
         )
-        if self._names is None:
-            return dict(processed)
-        return tuple(processed[name] for name in self._names)
 
     def row(self, raw: Sequence[Any]) -> Row:
-        if self._plain_rows:
+        if not self._results:
             return tuple(raw)
-        return tuple(
-            value if process is None or value is None else process(value)
-            for process, value in zip(self._results, raw, strict=True)
-        )
+        values = list(raw)
+        for index, process in self._results:
+            value = values[index]
+            if value is not None:
+                values[index] = process(value)
+        return tuple(values)
 
 
 class Statements:
