@@ -15,9 +15,9 @@ SQLite
     ``connection.execution_options(sqlite_begin="DEFERRED")``.
 
     Reads go through a memory map of the file's first GiB (``PRAGMA mmap_size``):
-    a page is read from the operating system's cache where it lies, not copied
-    into each connection's own cache by a system call, which is most of the cost
-    of a lookup on a database larger than that cache (2 MiB). The pool hands out
+    a page is read where the operating system's cache holds it, instead of being
+    copied by a system call into the connection's own page cache (2 MiB), which a
+    database larger than that cache would pay on most lookups. The pool hands out
     the connection used last (``pool_use_lifo``), the one whose caches are warm.
 
 PostgreSQL

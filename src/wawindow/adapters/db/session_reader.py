@@ -5,9 +5,9 @@ send. It usually runs four indexed lookups (the key, the contact, the thread
 with its conversation, the line's templates when the window is closed), so it
 takes them through ``prepared`` (statements compiled once, run on the driver's
 connection, one read transaction for the API key and the status), which costs
-a fraction of going through ``Connection.execute`` for each. What it returns is the same as
-any other read: ``service.contacts.SessionStore`` and ``service.tenants``'
-``key_owner``.
+a fraction of going through ``Connection.execute`` for each. What it returns is
+the same as any other read: ``service.contacts.SessionStore`` and
+``service.tenants``' ``key_owner``.
 """
 
 from __future__ import annotations
