@@ -16,19 +16,22 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, event, insert
 
 from tests.support.plans import capturing, explain
 from wawindow.adapters.db import schema as t
+from wawindow.adapters.db.due_store import SqlDueEvents
 from wawindow.adapters.db.engine import make_engine
 from wawindow.adapters.db.migrate import upgrade
 from wawindow.adapters.db.query_store import SqlQueryStore
 from wawindow.adapters.db.session_reader import SqlSessionReader
 from wawindow.domain.conversations import ConversationStatus
+from wawindow.domain.deadlines import Deadline
 from wawindow.domain.identity import Identifier, IdentifierKind
 from wawindow.domain.policy import DEFAULT_POLICY
 from wawindow.service.contacts import session_status
 from wawindow.service.queries import ConversationFilter, list_conversations, status_window
+from wawindow.service.timed_events import DueRow
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 TENANT, LINE = "tn_plans", "106540352242922"
@@ -235,3 +238,32 @@ def test_session_status_reads_only_by_index(
     # The conversation the thread's state names comes in the same statement, by an index.
     joined = r"SEARCH conversations USING|Index Scan using \w+ on conversations"
     assert re.search(joined, thread), thread
+
+
+def test_cancelled_due_times_are_deleted_by_their_key(engine: Engine) -> None:
+    # Two or more at once: SQLite answers a row-value IN list of several rows with a
+    # scan of the whole table, which made ingestion linear in the pending due times.
+    rows = [
+        DueRow(TENANT, f"th_{n}", Deadline(NOW + timedelta(hours=n), "window.closed", f"m{n}"))
+        for n in range(3)
+    ]
+    sent: list[tuple[str, Any]] = []
+
+    def keep(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("DELETE"):
+            sent.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", keep)
+    try:
+        with SqlDueEvents(engine) as events:
+            events.remove_due(rows)
+    finally:
+        event.remove(engine, "before_cursor_execute", keep)
+    assert sent
+    settings = "SET enable_seqscan = off" if engine.dialect.name == "postgresql" else ""
+    for statement, parameters in sent:
+        # executemany: the parameters of every row; each runs the same plan.
+        first = parameters[0] if isinstance(parameters, list) else parameters
+        plan = "\n".join(explain(engine, statement, first, settings=settings))
+        _no_scan_of_a_whole_table([plan])
+        assert "due_times" in plan, plan

@@ -10,9 +10,9 @@ unlocked look for anything due, and transactions that take due rows.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 from sqlalchemy import (
     ARRAY,
@@ -30,7 +30,6 @@ from sqlalchemy import (
     func,
     select,
     text,
-    tuple_,
 )
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.sql.elements import BindParameter
@@ -91,13 +90,22 @@ class SqlDueEvents(Transaction):
     # -- emitting ------------------------------------------------------------------------
 
     def remove_due(self, rows: Sequence[DueRow]) -> None:
-        for chunk in _chunks(rows):
-            keys = [
-                (row.thread_id, row.deadline.type, row.deadline.subject, row.deadline.due_at)
-                for row in chunk
-            ]
-            columns = tuple_(d.thread_id, d.type, d.subject, d.due_at)
-            self._conn.execute(delete(t.due_times).where(columns.in_(keys)))
+        if not rows:
+            return
+        # One keyed delete run for each row, not ``(thread_id, …) IN (VALUES …)``:
+        # SQLite answers a row-value IN list of two or more rows with a scan of the
+        # whole table, which made every fact that cancels two due times linear in
+        # the number of pending ones.
+        keys = [
+            {
+                "key_thread_id": row.thread_id,
+                "key_type": row.deadline.type,
+                "key_subject": row.deadline.subject,
+                "key_due_at": row.deadline.due_at,
+            }
+            for row in rows
+        ]
+        self._conn.execute(_DELETE_DUE, keys)
 
     def add_outbox(self, event: OutboxEvent, now: datetime) -> bool:
         return bool(self.add_outbox_many([event], now))
@@ -260,14 +268,12 @@ _OUTBOX_ARRAYS: Final[dict[str, TypeEngine[Any]]] = {
 }
 _OUTBOX_CASTS: Final = tuple(name if name != "data" else "data::json" for name in _OUTBOX_ARRAYS)
 
-_CHUNK = 500  # rows per statement: within SQLite's limit on bound parameters
-
-T = TypeVar("T")
-
-
-def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
+_DELETE_DUE = delete(t.due_times).where(
+    d.thread_id == bindparam("key_thread_id"),
+    d.type == bindparam("key_type"),
+    d.subject == bindparam("key_subject"),
+    d.due_at == bindparam("key_due_at", type_=t.When),
+)
 
 
 def _due_values(row: DueRow) -> dict[str, Any]:
