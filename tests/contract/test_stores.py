@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, event, func, select
 
 from wawindow.adapters.db import schema as t
 from wawindow.adapters.db.engine import make_engine
@@ -223,3 +223,20 @@ def test_identifiers_are_unique_per_tenant(engine: Engine, tenant: str) -> None:
     assert mine
     assert theirs
     assert set(mine.values()) != set(theirs.values())
+
+
+def test_ranking_no_contacts_sends_no_statement(engine: Engine, tenant: str) -> None:
+    # An empty IN list makes SQLite walk every contact of the tenant: a user writing
+    # for the first time (nobody to rank) would cost time linear in the contacts.
+    sent: list[str] = []
+
+    def keep(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        sent.append(statement)
+
+    with SqlIngestStore(engine) as store:
+        event.listen(engine, "before_cursor_execute", keep)
+        try:
+            assert store.contact_ages(tenant, []) == {}
+        finally:
+            event.remove(engine, "before_cursor_execute", keep)
+    assert sent == []

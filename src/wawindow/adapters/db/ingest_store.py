@@ -87,9 +87,14 @@ class SqlIngestStore(SqlDueEvents):
         return {Identifier(r.kind, r.value): r.contact_id for r in rows}
 
     def contact_ages(self, tenant_id: str, contact_ids: Iterable[str]) -> dict[str, int]:
+        wanted = list(contact_ids)
+        if not wanted:
+            # An empty IN list makes SQLite walk every contact of the tenant; a user
+            # writing for the first time has none to rank.
+            return {}
         c = t.contacts.c
         rows = self._conn.execute(
-            select(c.id, c.created_at).where(c.tenant_id == tenant_id, c.id.in_(list(contact_ids)))
+            select(c.id, c.created_at).where(c.tenant_id == tenant_id, c.id.in_(wanted))
         ).all()
         ordered = sorted(rows, key=lambda r: (r.created_at, r.id))
         return {row.id: rank for rank, row in enumerate(ordered)}
