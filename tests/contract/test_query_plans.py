@@ -35,7 +35,7 @@ from wawindow.service.timed_events import DueRow
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 TENANT, LINE = "tn_plans", "106540352242922"
-STATUS_INDEX = "ix_conversations_tenant_id_last_message_at_closed_at"
+STATUS_INDEX = "ix_conversations_status_window"
 
 
 @pytest.fixture
@@ -192,6 +192,20 @@ def test_running_conversations_are_a_range_of_the_status_index(
         assert STATUS_INDEX in plan, plan
         assert "last_message_at>" in plan.replace(" ", ""), plan
     _no_scan_of_a_whole_table([count, page])
+
+
+@pytest.mark.parametrize("status", [ConversationStatus.ACTIVE, ConversationStatus.INACTIVE])
+def test_running_conversations_are_sorted_from_the_index_then_only_the_page_is_read(
+    engine: Engine, status: ConversationStatus
+) -> None:
+    _, page, *_ = _plans(engine, _status(status))
+    if engine.dialect.name == "sqlite":
+        # The candidates' order and ids come from the index: no row read per candidate.
+        assert f"COVERING INDEX {STATUS_INDEX}" in page, page
+        assert re.search(r"SEARCH conversations USING \w* ?INDEX \w+ \(id=\?\)", page), page
+    else:  # on these few rows PostgreSQL may pick a bitmap scan of the same index
+        assert re.search(rf"(Index (Only )?Scan using|Bitmap Index Scan on) {STATUS_INDEX}", page)
+        assert "Scan using pk_conversations" in page, page
 
 
 def test_the_pages_contacts_are_read_by_their_ids_not_by_the_tenant(engine: Engine) -> None:

@@ -45,12 +45,20 @@ class SqlQueryStore(Transaction):
             )
         few = bool(named) or _running(where)
         newest: ColumnElement[Any] = SortedWithoutIndex(c.started_at) if few else c.started_at
-        query = (
-            select(t.conversations)
+        # The page's ids first, then their rows: the matching conversations are sorted
+        # by what an index holds, and only the page's rows are read (a running status's
+        # thousands of candidates cost index entries, not table rows).
+        page_ids = (
+            select(c.id)
             .where(*conditions)
             .order_by(newest.desc(), c.id)
             .offset(offset)
             .limit(limit)
+        )
+        query = (
+            select(t.conversations)
+            .where(c.id.in_(page_ids))
+            .order_by(SortedWithoutIndex(c.started_at).desc(), c.id)
         )
         return self._stored(tenant_id, self._conn.execute(query).all()), int(total)
 

@@ -192,12 +192,15 @@ conversations = Table(
     Column("last_outbound_at", When),
     Index("ix_conversations_tenant_id_started_at", "tenant_id", "started_at"),  # newest first
     # status=active|inactive: a bounded range of recent last messages; with closed_at, the
-    # statuses are counted from the index alone.
+    # statuses are counted from the index alone, and with started_at and id a page of
+    # them is sorted from it too (only the page's rows are read).
     Index(
-        "ix_conversations_tenant_id_last_message_at_closed_at",
+        "ix_conversations_status_window",
         "tenant_id",
         "last_message_at",
         "closed_at",
+        "started_at",
+        "id",
     ),
     Index("ix_conversations_tenant_id_contact_id", "tenant_id", "contact_id"),  # by customer
     Index("ix_conversations_thread_id_started_at", "thread_id", "started_at"),  # a thread's latest
