@@ -33,7 +33,7 @@ from urllib.parse import quote
 import httpx
 from sqlalchemy import create_engine, event
 
-from http_load import Stats, measure
+from http_load import Stats, idle_cpu_percent, measure
 from seed import LINE, Dataset, phone, prepare
 from server import Server, serve
 from wawindow.adapters.db.query_store import SqlQueryStore
@@ -79,10 +79,14 @@ def run(options: Options) -> dict[str, Any]:
     }
     sizes = sorted({*options.sizes, options.session_size})
     conversations: list[dict[str, Any]] = []
+    idle: dict[str, float | None] = {}
+    results["server_idle_cpu_percent"] = idle
     for size in sizes:
         say(f"\n== {size:,} contacts ({options.live:,} with live traffic)")
         dataset = datasets[size] = prepare(size, options.live, options.cache, options.reseed)
         with serve(dataset.database_url, options.cache / "logs") as server:
+            idle[str(size)] = idle_cpu_percent(server.pid)
+            say(f"server CPU with no requests: {idle[str(size)]}% of a core")
             if size == options.session_size:
                 results["session_status"] = session_status(server, dataset, options)
             if size in options.sizes:
@@ -93,6 +97,8 @@ def run(options: Options) -> dict[str, Any]:
         str(size): {
             "history_seconds": round(d.seconds_seeding, 1),
             "live_seconds": round(d.seconds_live, 1),
+            "catch_up_items": d.catch_up.items,
+            "catch_up_seconds": round(d.catch_up.seconds, 1),
         }
         for size, d in datasets.items()
     }
@@ -240,8 +246,8 @@ def describe(statement: str) -> str:
     text = " ".join(statement.split())
     if text.startswith("SELECT count(*)"):
         return "count of the matching conversations (the page's total)"
-    if "FROM conversations JOIN contacts" in text:
-        return "the page: conversations with their contacts, newest first"
+    if "WHERE conversations.id IN (SELECT" in text:
+        return "the page: its ids from the index, newest first, then their rows"
     if "FROM contact_identifiers" in text:
         return "the identifiers of the page's contacts"
     return text[:80]

@@ -212,6 +212,19 @@ def _choose(generator: str, requests: int | None) -> str:
     return generator
 
 
+def idle_cpu_percent(pid: int, seconds: float = 3.0) -> float | None:
+    """A process's CPU use while no request is sent, in % of one core.
+
+    For the server, that is its background jobs: near zero once they have caught up.
+    """
+    before = _process_cpu(pid)
+    time.sleep(seconds)
+    after = _process_cpu(pid)
+    if before is None or after is None:
+        return None
+    return round(100 * (after - before) / seconds, 1)
+
+
 def _process_cpu(pid: int | None) -> float | None:
     """User + system CPU seconds of a process (all its threads), from /proc."""
     if pid is None:
