@@ -300,6 +300,7 @@ def render_http(r: dict[str, Any]) -> str:
                 f"{large['p50_ms'] / small['p50_ms']:.2f} in p50",
             )
         )
+    rows.extend(_background_rows(r))
     table = "| measure (HTTP) | result |\n|---|---|\n"
     table += "".join(f"| {measure} | {result} |\n" for measure, result in rows)
     table += (
@@ -308,6 +309,24 @@ def render_http(r: dict[str, Any]) -> str:
         f"{', quick' if r['quick'] else ''}.)\n"
     )
     return table + "\n" + render_statements(listings)
+
+
+def _background_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
+    """The background jobs' catch-up before serving, and the server's CPU with no requests
+    (results of runs before these were recorded have neither)."""
+    idle, seeding = r.get("server_idle_cpu_percent"), r.get("seeding", {})
+    if not idle:
+        return []
+    caught_up = ", ".join(
+        f"{int(size):,} contacts: {s['catch_up_items']:,} items in {s['catch_up_seconds']:g} s"
+        for size, s in seeding.items()
+        if "catch_up_items" in s
+    )
+    at_rest = ", ".join(f"{int(size):,} contacts: {cpu}%" for size, cpu in idle.items())
+    return [
+        ("background jobs caught up before serving (due events, fan-out)", caught_up),
+        ("server CPU with no requests, before measuring (% of one core)", at_rest),
+    ]
 
 
 def render_statements(listings: list[dict[str, Any]]) -> str:
