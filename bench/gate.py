@@ -72,8 +72,8 @@ def measure(requests: int, workdir: Path) -> dict[str, float]:
     for number in range(CONTACTS):
         user = Identity.of(wa_id=phone(number))
         fact = InboundMessage(LINE, f"wamid.in{number}", NOW - timedelta(minutes=30), user, "text")
-        with services.ingest_store() as store:
-            services.ingestor.ingest(store, "meta", f"body-{number}".encode(), [fact], (), NOW)
+        with services.ingest_store() as ingest:
+            services.ingestor.ingest(ingest, "meta", f"body-{number}".encode(), [fact], (), NOW)
     headers = {"X-API-Key": key.api_key}
 
     async def dry_run(client: httpx.AsyncClient, number: int) -> httpx.Response:
