@@ -80,7 +80,11 @@ class Services:
 
 def build_services(settings: Settings | None = None, migrate: bool | None = None) -> Services:
     settings = settings or load_settings()
-    engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    engine = make_engine(
+        settings.database_url,
+        sqlite_synchronous=settings.sqlite_synchronous,
+        pool_timeout=settings.database_pool_timeout,
+    )
     if settings.migrate_on_start if migrate is None else migrate:
         upgrade(engine)
     services = Services(settings, engine, whatsapp=HttpWhatsAppClient.from_settings(settings))

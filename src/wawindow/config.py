@@ -58,6 +58,14 @@ class Settings(BaseSettings):
             "(kill -9); FULL also survives a power loss, at a cost per commit."
         ),
     )
+    database_pool_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description=(
+            "Seconds a request waits for a free database connection; after that it is "
+            "answered 503 with Retry-After."
+        ),
+    )
     host: str = Field(default="127.0.0.1", min_length=1, description="Interface to bind.")
     port: int = Field(default=8080, ge=0, le=65535, description="TCP port; 0 picks a free one.")
     max_webhook_bytes: int = Field(

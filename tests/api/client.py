@@ -57,8 +57,9 @@ class ApiWorld:
 
     @classmethod
     @contextmanager
-    def open(cls, database_url: str, now: datetime = START) -> Iterator[ApiWorld]:
-        services = build_services(Settings(database_url=database_url))
+    def open(cls, database_url: str, now: datetime = START, **settings: Any) -> Iterator[ApiWorld]:
+        """``settings``: more ``Settings`` fields, as ``WAWINDOW_*`` variables would set them."""
+        services = build_services(Settings(database_url=database_url, **settings))
         try:
             mine = _tenant(services, "acme", LINE, now)
             theirs = _tenant(services, "globex", OTHER_LINE, now)

@@ -271,9 +271,15 @@ def test_every_operation_documents_the_problems_the_framework_answers() -> None:
 
     document = app.openapi()
     paths = document["paths"]
-    assert set(paths["/plain"]["get"]["responses"]) == {"200", "500"}
-    assert set(paths["/items/{item_id}"]["get"]["responses"]) == {"200", "401", "422", "500"}
-    assert set(paths["/items"]["post"]["responses"]) == {"200", "400", "422", "500"}
+    assert set(paths["/plain"]["get"]["responses"]) == {"200", "500", "503"}
+    assert set(paths["/items/{item_id}"]["get"]["responses"]) == {
+        "200",
+        "401",
+        "422",
+        "500",
+        "503",
+    }
+    assert set(paths["/items"]["post"]["responses"]) == {"200", "400", "422", "500", "503"}
     for status, response in paths["/items"]["post"]["responses"].items():
         if status != "200":
             assert response["content"] == {

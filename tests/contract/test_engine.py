@@ -7,13 +7,24 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
+import anyio
 import pytest
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, exc, text
+from sqlalchemy.pool import QueuePool
 
-from wawindow.adapters.db.engine import SQLITE_MMAP_BYTES, is_sqlite, make_engine
+from wawindow.adapters.db.engine import (
+    SQLITE_MMAP_BYTES,
+    SQLITE_POOL_SIZE,
+    database_unavailable,
+    is_sqlite,
+    make_engine,
+)
+
+E = TypeVar("E", bound=BaseException)
 
 
 @pytest.fixture
@@ -257,3 +268,75 @@ def test_postgresql_urls_use_psycopg_3(pg_url: str) -> None:
 def test_an_unsupported_database_is_refused() -> None:
     with pytest.raises(ValueError, match="mysql"):
         make_engine("mysql://localhost/wawindow")
+
+
+# ------------------------------------------------------------------------------ unavailable
+
+
+def test_the_sqlite_pool_has_a_connection_for_every_thread_that_may_hold_one(
+    sqlite_url: str,
+) -> None:
+    async def request_threads() -> float:
+        return anyio.to_thread.current_default_thread_limiter().total_tokens
+
+    engine = make_engine(sqlite_url)
+    try:
+        pool = engine.pool
+        assert isinstance(pool, QueuePool)
+        # Starlette's request threads, the event loop's own reads and serve's worker thread.
+        assert pool.size() >= anyio.run(request_threads) + 2
+    finally:
+        engine.dispose()
+
+
+def _raised(call: Callable[[], object], kind: type[E]) -> E:
+    with pytest.raises(kind) as raised:
+        call()
+    return raised.value
+
+
+def test_no_free_connection_within_the_pool_timeout_is_unavailability(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url, pool_timeout=0.05)
+    held = [engine.raw_connection() for _ in range(SQLITE_POOL_SIZE + 10)]  # + the overflow
+    try:
+        error = _raised(engine.raw_connection, exc.TimeoutError)
+    finally:
+        for connection in held:
+            connection.close()
+        engine.dispose()
+    assert database_unavailable(error)
+
+
+def test_sqlite_still_locked_after_the_busy_timeout_is_unavailability(
+    sqlite_url: str, sqlite_engine: Engine
+) -> None:
+    with sqlite_engine.begin() as holder:
+        holder.exec_driver_sql("UPDATE counter SET n = n + 1")
+        with sqlite_engine.connect() as other:
+            # Set on the driver's connection: through ``other`` it would begin a
+            # transaction first, which waits the whole (10 s) busy timeout.
+            other.connection.driver_connection.execute("PRAGMA busy_timeout=50")  # type: ignore[union-attr]
+            error = _raised(
+                lambda: other.exec_driver_sql("UPDATE counter SET n = 0"), exc.OperationalError
+            )
+    assert "locked" in str(error)
+    assert database_unavailable(error)
+
+
+def test_a_wrong_statement_is_not_unavailability(sqlite_engine: Engine) -> None:
+    with sqlite_engine.connect() as connection:
+        # SQLite's class for a wrong statement, too.
+        error = _raised(
+            lambda: connection.exec_driver_sql("SELECT * FROM no_such_table"), exc.OperationalError
+        )
+    assert not database_unavailable(error)
+    assert not database_unavailable(ValueError("not a database error"))
+
+
+def test_an_unreachable_postgresql_is_unavailability() -> None:
+    engine = make_engine("postgresql://nobody@127.0.0.1:9/none")  # nothing listens on port 9
+    try:
+        error = _raised(engine.connect, exc.OperationalError)
+    finally:
+        engine.dispose()
+    assert database_unavailable(error)

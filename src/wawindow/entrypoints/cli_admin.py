@@ -60,7 +60,11 @@ def _fail(error: TenantError) -> typer.Exit:
 def migrate() -> None:
     """Apply the database migrations (serve does this on start too)."""
     settings = load_settings()
-    engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    engine = make_engine(
+        settings.database_url,
+        sqlite_synchronous=settings.sqlite_synchronous,
+        pool_timeout=settings.database_pool_timeout,
+    )
     upgrade(engine)
     out.print(f"database at revision {current_revision(engine)}")
     engine.dispose()

@@ -38,8 +38,11 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+
+from wawindow.adapters.db.engine import database_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -285,6 +288,28 @@ async def _handle_http(request: Request, exc: Exception) -> Response:
     return render_problem(http_problem(exc), request)
 
 
+# Long enough for a writer's transaction or a burst of requests to pass.
+DATABASE_RETRY_AFTER_SECONDS: Final = 1
+
+
+async def _handle_database(request: Request, exc: Exception) -> Response:
+    """A database that cannot serve the request now (busy, out of reach) is a 503 the
+    client may retry; any other database error is a bug, a 500."""
+    if not database_unavailable(exc):
+        return await _handle_unexpected(request, exc)
+    logger.warning(
+        "database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__
+    )
+    problem = Problem(
+        503,
+        "database_unavailable",
+        "Database unavailable",
+        "The database could not serve this request in time; retry after Retry-After seconds.",
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+    )
+    return render_problem(problem, request)
+
+
 async def _handle_unexpected(request: Request, exc: Exception) -> Response:
     error_id = uuid.uuid4().hex
     logger.error(
@@ -315,6 +340,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _handle_problem)
     app.add_exception_handler(RequestValidationError, _handle_validation)
     app.add_exception_handler(StarletteHTTPException, _handle_http)
+    app.add_exception_handler(SQLAlchemyError, _handle_database)
     app.add_exception_handler(Exception, _handle_unexpected)
 
 
@@ -352,7 +378,7 @@ def _add_framework_problems(document: dict[str, Any]) -> None:
 
 def _add_operation_problems(operation: dict[str, Any]) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
-    needed = {500}
+    needed = {500, 503}  # 503: the database is busy or out of reach (retry)
     if "requestBody" in operation:
         needed |= {400, 422}
     if operation.get("parameters"):
