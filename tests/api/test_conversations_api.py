@@ -189,6 +189,25 @@ def test_an_id_absorbed_by_a_merge_resolves_to_the_survivor(api: Api) -> None:
     assert api.get(f"/v1/conversations/{second}").json()["id"] == first
 
 
+def test_after_a_merge_each_contacts_customer_id_finds_the_merged_conversations(
+    api: Api,
+) -> None:
+    # The tenant stored two references; a webhook then named both identifiers together.
+    by_phone = {"external_ref": "cust-A", "phone": "+16505551234"}
+    by_bsuid = {"external_ref": "cust-B", "bsuid": "US.1349"}
+    assert api.post("/v1/contacts", by_phone).status_code == 201
+    assert api.post("/v1/contacts", by_bsuid).status_code == 201
+    api.ingest(InboundMessage(LINE, "b1", _at(-30), Identity.of(bsuid="US.1349"), "text"))
+    before = api.get("/v1/conversations", customer_id="cust-B").json()["items"]
+    api.ingest(InboundMessage(LINE, "b2", _at(-20), ALICE, "text"))  # wa_id and BSUID: a merge
+
+    for reference in ("cust-A", "cust-B"):
+        found = api.get("/v1/conversations", customer_id=reference).json()
+        assert [c["id"] for c in found["items"]] == [before[0]["id"]], reference
+        assert found["total"] == 1
+    assert api.get("/v1/conversations", customer_id="cust-C").json()["items"] == []
+
+
 def test_a_time_out_of_range_is_a_problem_not_a_500(api: Api) -> None:
     response = api.get("/v1/conversations", since="9999-12-31T23:00:00-05:00")
     assert response.status_code == 422

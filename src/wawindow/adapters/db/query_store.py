@@ -84,17 +84,16 @@ class SqlQueryStore(Transaction):
         conversations; with a subquery instead, SQLite (which has no statistics)
         walks every conversation of the tenant by time to find a contact's few.
         """
-        ct = t.contacts.c
-        queries = []
-        if where.external_ref is not None:
-            queries.append(
-                select(ct.id).where(
-                    ct.tenant_id == tenant_id, ct.external_ref == where.external_ref
-                )
-            )
-        for kind, value in (("wa_id", where.contact_phone), ("bsuid", where.contact_bsuid)):
-            if value is not None:
-                queries.append(_owners(tenant_id, kind, value))
+        # ``customer_id`` is found by the contact's ``external_ref`` identifier, not by
+        # the ``contacts.external_ref`` column: a merge moves the absorbed contact's
+        # identifier to the survivor (which keeps its own column), so each reference
+        # the tenant stored still finds the merged conversations.
+        named = (
+            ("external_ref", where.external_ref),
+            ("wa_id", where.contact_phone),
+            ("bsuid", where.contact_bsuid),
+        )
+        queries = [_owners(tenant_id, kind, value) for kind, value in named if value is not None]
         return [list(self._conn.execute(query).scalars()) for query in queries]
 
     def _stored(self, tenant_id: str, rows: Sequence[Any]) -> list[StoredConversation]:
