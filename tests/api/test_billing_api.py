@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.api.client import LINE, ApiWorld
+from wawindow.adapters.db.message_store import SqlMessageStore
 from wawindow.adapters.db.rate_store import SqlRateStore
 from wawindow.adapters.db.tenant_store import SqlTenantStore
 from wawindow.domain.facts import (
@@ -338,3 +339,25 @@ def test_billing_on_every_database(db_url: str) -> None:
         }
         assert [d["message_id"] for d in ok(world, DRIFT)["items"]] == ["wamid.utility"]
         assert ok(world, DRIFT, key=world.theirs.key)["total"] == 0
+
+
+def test_delivered_messages_are_read_in_batches_that_split_no_tie(db_url: str) -> None:
+    # Messages delivered at the same second are ordered by id; a batch may end inside
+    # such a tie, and the next must start right after its last message, on every database.
+    with ApiWorld.open(db_url, now=NOW) as world:
+        facts: list[Fact] = [InboundMessage(LINE, "wamid.in", at(8), ALICE, "text")]
+        for n in range(7):
+            facts += sent(f"wamid.t{n}", at(9, n // 3), "utility")  # ties of 3, 3 and 1
+        world.ingest(*facts)
+        engine, since, until = world.services.engine, DAY, DAY + timedelta(days=1)
+
+        def read(batch: int) -> list[tuple[datetime, str]]:
+            with SqlMessageStore(engine, delivered_batch=batch) as store:
+                found = store.delivered(world.mine.id, since, until)
+                return [(m.delivered_at, m.id) for m in found if m.delivered_at]
+
+        everything = read(1000)
+        assert everything == sorted(everything)
+        assert [message_id for _, message_id in everything] == [f"wamid.t{n}" for n in range(7)]
+        for batch in (1, 2, 3, 4):
+            assert read(batch) == everything, batch

@@ -22,6 +22,7 @@ from tests.support.plans import capturing, explain
 from wawindow.adapters.db import schema as t
 from wawindow.adapters.db.due_store import SqlDueEvents
 from wawindow.adapters.db.engine import make_engine
+from wawindow.adapters.db.message_store import SqlMessageStore
 from wawindow.adapters.db.migrate import upgrade
 from wawindow.adapters.db.query_store import SqlQueryStore
 from wawindow.adapters.db.session_reader import SqlSessionReader
@@ -121,6 +122,20 @@ def _contact(n: int) -> list[tuple[Any, dict[str, Any]]]:
                 "last_inbound_at": last,
                 "window_ends_at": last + timedelta(days=1),
                 "updated_at": NOW,
+            },
+        ),
+        (
+            t.messages,
+            {
+                "tenant_id": TENANT,
+                "id": f"wamid.{n}",
+                "thread_id": thread,
+                "conversation_id": f"conv_{n}",
+                "direction": "outbound",
+                "at": last,
+                "status": "delivered",
+                "record": {"message_id": f"wamid.{n}", "direction": "outbound", "line": LINE},
+                "delivered_at": last,
             },
         ),
         (
@@ -237,6 +252,22 @@ def test_a_customer_filter_goes_through_the_contact_indexes(engine: Engine) -> N
     for plan in (count, page):
         assert "ix_conversations_tenant_id_contact_id" in plan, plan
     _no_scan_of_a_whole_table([contacts, count, page])
+
+
+def test_the_billing_summary_reads_a_period_of_the_delivered_at_index(engine: Engine) -> None:
+    def delivered(engine: Engine) -> None:
+        with SqlMessageStore(engine, delivered_batch=2) as store:
+            list(store.delivered(TENANT, NOW - timedelta(days=4), NOW))
+
+    # Five deliveries in the period (``_last_message``; the one at NOW is past its end):
+    # batches of 2, 2 and 1, each a range of the index, the later ones starting after
+    # the last row read.
+    batches = [plan for plan in _plans(engine, delivered) if re.search(r" messages\b", plan)]
+    assert len(batches) == 3, batches
+    for batch in batches:
+        assert "ix_messages_tenant_id_delivered_at" in batch, batch
+        assert "delivered_at>" in batch.replace(" ", ""), batch
+    _no_scan_of_a_whole_table(batches)
 
 
 @pytest.mark.parametrize(

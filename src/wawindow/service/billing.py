@@ -196,8 +196,11 @@ class BillingSummary:
 
 
 class SummaryStore(DriftStore, Protocol):
-    def delivered(self, tenant_id: str, since: datetime, until: datetime) -> list[StoredMessage]:
-        """The tenant's billed outbound messages delivered in ``[since, until)``."""
+    def delivered(
+        self, tenant_id: str, since: datetime, until: datetime
+    ) -> Iterable[StoredMessage]:
+        """The tenant's billed outbound messages delivered in ``[since, until)``, in
+        ``(delivered_at, id)`` order (the free tier's order), read as they are used."""
 
 
 def _group_key(group_by: GroupBy) -> Callable[[PricedMessage], str | None]:
@@ -219,15 +222,7 @@ def _group_key(group_by: GroupBy) -> Callable[[PricedMessage], str | None]:
     return key
 
 
-def _grouped(
-    items: Iterable[PricedMessage], group_by: GroupBy | None
-) -> list[tuple[str | None, Tally]]:
-    if group_by is None:
-        return []
-    key = _group_key(group_by)
-    groups: dict[str | None, Tally] = {}
-    for item in items:
-        groups.setdefault(key(item), Tally()).add(item)
+def _sorted_groups(groups: dict[str | None, Tally]) -> list[tuple[str | None, Tally]]:
     return sorted(groups.items(), key=lambda group: (group[0] is None, group[0] or ""))
 
 
@@ -241,16 +236,21 @@ def summarize(
 ) -> BillingSummary:
     """Billable and free counts, estimated cost per currency and drift, per group."""
     tier = FreeTier(store, tenant_id)
-    items = [priced(message, tier, card) for message in store.delivered(tenant_id, since, until)]
     totals = Tally()
-    for item in items:
+    groups: dict[str | None, Tally] = {}
+    key = None if group_by is None else _group_key(group_by)
+    # One pass, keeping only the tallies: a period may hold millions of messages.
+    for message in store.delivered(tenant_id, since, until):
+        item = priced(message, tier, card)
         totals.add(item)
+        if key is not None:
+            groups.setdefault(key(item), Tally()).add(item)
     window = len(list_drift(store, tenant_id, DriftKind.WINDOW, since, until))
     return BillingSummary(
         since=since,
         until=until,
         group_by=group_by,
-        groups=_grouped(items, group_by),
+        groups=_sorted_groups(groups),
         totals=totals,
         drift={DriftKind.BILLING: totals.drift, DriftKind.WINDOW: window},
         has_rate_card=bool(card.rates),

@@ -9,14 +9,14 @@ default is binary), the order the domain ranks free-tier candidates in.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Final
 
 import msgspec
-from sqlalchemy import ColumnElement, Engine, Row, Select, func, select
+from sqlalchemy import ColumnElement, Engine, Row, Select, and_, func, or_, select
 
 from wawindow.adapters.db import schema as t
 from wawindow.adapters.db.transaction import Transaction
@@ -31,6 +31,8 @@ from wawindow.service.messages_query import MessageFilter, StoredMessage, TierCu
 
 CHUNK: Final = 500
 """Ids per ``IN (…)`` list: well under SQLite's limit on bound parameters."""
+DELIVERED_BATCH: Final = 1000
+"""Delivered messages read at a time for the billing summary."""
 MAX_HOPS: Final = 32
 """How many merges (contacts) or absorptions (conversations) an old id is followed through."""
 
@@ -67,8 +69,9 @@ class _Contact:
 
 
 class SqlMessageStore(Transaction):
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, delivered_batch: int = DELIVERED_BATCH) -> None:
         super().__init__(engine.execution_options(sqlite_begin="DEFERRED"))
+        self.delivered_batch = delivered_batch
 
     # -- messages ------------------------------------------------------------------
 
@@ -140,15 +143,35 @@ class SqlMessageStore(Transaction):
 
     # -- billing --------------------------------------------------------------------------
 
-    def delivered(self, tenant_id: str, since: datetime, until: datetime) -> list[StoredMessage]:
+    def delivered(
+        self, tenant_id: str, since: datetime, until: datetime
+    ) -> Iterator[StoredMessage]:
+        """In ``(delivered_at, id)`` order, read ``delivered_batch`` rows at a time: a
+        month of a busy tenant is never held in memory at once. Each batch starts
+        after the last row of the one before (a key, not an offset), through the
+        ``(tenant_id, delivered_at)`` index."""
         query = _base().where(
             _m.tenant_id == tenant_id,
             _m.direction == Direction.OUTBOUND.value,
-            _m.delivered_at >= since,
             _m.delivered_at < until,
         )
-        rows = self._conn.execute(query.order_by(_m.delivered_at, self._id_order())).all()
-        return [message for message in self._stored(tenant_id, rows) if message.billing]
+        order = (_m.delivered_at, self._id_order())
+        after: tuple[datetime, str] | None = None
+        while True:
+            if after is None:
+                start = _m.delivered_at >= since
+            else:
+                # The bare ``>=`` keeps the batch a range of the index.
+                at, message_id = after
+                start = and_(
+                    _m.delivered_at >= at, or_(_m.delivered_at > at, order[1] > message_id)
+                )
+            batch = query.where(start).order_by(*order).limit(self.delivered_batch)
+            rows = self._conn.execute(batch).all()
+            yield from (message for message in self._stored(tenant_id, rows) if message.billing)
+            if len(rows) < self.delivered_batch:
+                return
+            after = (rows[-1].delivered_at, rows[-1].id)
 
     def reported_tier_candidates(
         self, tenant_id: str, since: datetime, until: datetime

@@ -229,6 +229,8 @@ messages = Table(
     Column("billing", JSON),  # the billing shown (estimate or provider's)
     Column("delivered_at", When),
     Column("free_tier_candidate", Boolean, nullable=False, default=False),
+    # The billing summary and the free tier read a period of deliveries.
+    Index("ix_messages_tenant_id_delivered_at", "tenant_id", "delivered_at"),
 )
 
 drift = Table(
