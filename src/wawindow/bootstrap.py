@@ -78,13 +78,18 @@ class Services:
         return [scheduler, self.delivery_job()]
 
 
-def build_services(settings: Settings | None = None, migrate: bool | None = None) -> Services:
-    settings = settings or load_settings()
-    engine = make_engine(
+def engine_from(settings: Settings) -> Engine:
+    """The database engine the settings describe, for every process that opens one."""
+    return make_engine(
         settings.database_url,
         sqlite_synchronous=settings.sqlite_synchronous,
         pool_timeout=settings.database_pool_timeout,
     )
+
+
+def build_services(settings: Settings | None = None, migrate: bool | None = None) -> Services:
+    settings = settings or load_settings()
+    engine = engine_from(settings)
     if settings.migrate_on_start if migrate is None else migrate:
         upgrade(engine)
     services = Services(settings, engine, whatsapp=HttpWhatsAppClient.from_settings(settings))

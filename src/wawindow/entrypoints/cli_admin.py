@@ -11,11 +11,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from wawindow.adapters.db.engine import make_engine
 from wawindow.adapters.db.migrate import current_revision, upgrade
 from wawindow.adapters.db.settings_store import SqlSettingsStore
 from wawindow.adapters.db.tenant_store import SqlTenantStore
-from wawindow.bootstrap import Services, build_services, utc_now
+from wawindow.bootstrap import Services, build_services, engine_from, utc_now
 from wawindow.config import ConfigError, load_settings
 from wawindow.domain.durations import DurationError, parse_duration
 from wawindow.domain.policy import Policy
@@ -60,11 +59,7 @@ def _fail(error: TenantError) -> typer.Exit:
 def migrate() -> None:
     """Apply the database migrations (serve does this on start too)."""
     settings = load_settings()
-    engine = make_engine(
-        settings.database_url,
-        sqlite_synchronous=settings.sqlite_synchronous,
-        pool_timeout=settings.database_pool_timeout,
-    )
+    engine = engine_from(settings)
     upgrade(engine)
     out.print(f"database at revision {current_revision(engine)}")
     engine.dispose()
